@@ -29,6 +29,20 @@ export interface Frame {
   pixelSpacingMm?: [number, number];
   /** Optional ground truth (width × height bytes, non-zero = structure), carried for evaluation. */
   groundTruthMask?: Uint8Array;
+  /** Where the pixels lie in patient space, when the transport carried it (OpenIGTLink IMAGE). */
+  geometry?: FrameGeometry;
+}
+
+/**
+ * Position of a frame's pixel grid in patient space, as an OpenIGTLink IMAGE carries it, so
+ * that outputs at frame resolution can be sent back with the same geometry.
+ */
+export interface FrameGeometry {
+  coordinateSystem: 'RAS' | 'LPS';
+  /** Column (i), row (j) and slice (k) axis vectors in mm; each vector's length is the pixel spacing on that axis. */
+  axesMm: [[number, number, number], [number, number, number], [number, number, number]];
+  /** Position of the image centre in mm: the point at pixel index ((width - 1) / 2, (height - 1) / 2). */
+  centerMm: [number, number, number];
 }
 
 /** Where the frame sits in the model input: model = frame × scale + offset. */
@@ -79,4 +93,6 @@ export interface Result {
   frameWidth: number;
   frameHeight: number;
   groundTruthMask?: Uint8Array;
+  /** The frame's geometry, copied from Frame.geometry when the frame had one. */
+  geometry?: FrameGeometry;
 }
