@@ -387,8 +387,8 @@ export interface ReliabilityBin {
 }
 
 /**
- * Accumulates (probability, outcome) pairs into equal-width bins on [0, 1]; bin b holds
- * probabilities in [b/B, (b+1)/B), and the last bin also holds 1. Probabilities outside [0, 1]
+ * Accumulates (probability, outcome) pairs into equal-width bins on [0, 1]. Bin b contains
+ * probabilities in [b/B, (b+1)/B), and the last bin also contains 1. Probabilities outside [0, 1]
  * are rejected.
  */
 export class CalibrationBins {
