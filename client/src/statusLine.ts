@@ -1,0 +1,45 @@
+// The text of the status line under the view: frame rate, end-to-end latency with the clock
+// offset it relies on, and every way a frame can fail to reach the screen.
+import type { ClockOffsetEstimate } from './clockOffset.js';
+import type { CountersView } from './wire.js';
+
+export interface StatusFigures {
+  paintedFps: number;
+  /** Device capture to paint of the frame shown, ms on the server clock; null before the first Pong. */
+  captureToPaintMs: number | null;
+  clock: ClockOffsetEstimate | null;
+  counters: CountersView | null;
+  skippedByServer: number;
+  replacedInBrowser: number;
+  sequence: number;
+  modelId: string;
+}
+
+function formatSigned(value: number, digits: number): string {
+  return `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(digits)}`;
+}
+
+export function formatStatusLine(figures: StatusFigures): string {
+  const parts: string[] = [`${figures.paintedFps.toFixed(1)} fps`];
+
+  if (figures.captureToPaintMs === null || figures.clock === null) {
+    parts.push('latency capture→paint: waiting for clock offset');
+  } else {
+    parts.push(`latency capture→paint ${figures.captureToPaintMs.toFixed(0)} ms`);
+  }
+  if (figures.clock) {
+    parts.push(`clock offset ${formatSigned(figures.clock.offsetMs, 1)} ms ±${(figures.clock.roundTripMs / 2).toFixed(1)}`);
+  }
+
+  if (figures.counters) {
+    const reasons = Object.entries(figures.counters.droppedByReason)
+      .filter(([, count]) => count > 0)
+      .map(([reason, count]) => `${reason} ${count}`);
+    parts.push(`dropped ${figures.counters.dropped}${reasons.length ? ` (${reasons.join(', ')})` : ''} of ${figures.counters.received}`);
+  }
+  parts.push(`skipped ${figures.skippedByServer} by server, ${figures.replacedInBrowser} in browser`);
+
+  if (figures.sequence >= 0) parts.push(`frame ${figures.sequence}`);
+  if (figures.modelId) parts.push(`model ${figures.modelId}`);
+  return parts.join(' · ');
+}

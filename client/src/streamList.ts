@@ -1,0 +1,43 @@
+// The stream list from `GET /api/streams`. The endpoint returns JSON: an array of stream
+// descriptions, or an object with a `streams` array; each entry names its id and display
+// name in camelCase or snake_case (the server's JSON and the proto's field names).
+import type { StreamInfoView } from './wire.js';
+
+function readString(entry: Record<string, unknown>, ...keys: string[]): string {
+  for (const key of keys) {
+    const value = entry[key];
+    if (typeof value === 'string') return value;
+  }
+  return '';
+}
+
+function readNumber(entry: Record<string, unknown>, ...keys: string[]): number {
+  for (const key of keys) {
+    const value = entry[key];
+    if (typeof value === 'number') return value;
+  }
+  return 0;
+}
+
+/** Parses the endpoint's JSON; entries without a stream id are skipped. */
+export function parseStreamList(json: unknown): StreamInfoView[] {
+  const entries = Array.isArray(json) ? json : (json as { streams?: unknown } | null)?.streams;
+  if (!Array.isArray(entries)) return [];
+  const streams: StreamInfoView[] = [];
+  for (const raw of entries) {
+    if (typeof raw !== 'object' || raw === null) continue;
+    const entry = raw as Record<string, unknown>;
+    const streamId = readString(entry, 'streamId', 'stream_id', 'id');
+    if (!streamId) continue;
+    streams.push({
+      streamId,
+      streamName: readString(entry, 'streamName', 'stream_name', 'name') || streamId,
+      nominalRateHz: readNumber(entry, 'nominalRateHz', 'nominal_rate_hz'),
+      width: readNumber(entry, 'width'),
+      height: readNumber(entry, 'height'),
+      viewers: readNumber(entry, 'viewers'),
+      source: readString(entry, 'source'),
+    });
+  }
+  return streams;
+}

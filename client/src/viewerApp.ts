@@ -1,0 +1,334 @@
+// The viewer's state and render loop. WebSocket messages only store the newest update in a
+// one-element slot; the requestAnimationFrame loop takes it, uploads it, paints it and then
+// updates the gauge, timeline, banners and figures. Nothing is queued, so a slow paint shows
+// the newest frame next instead of falling further behind.
+import { browserWallMs, formatClockTime } from './clock.js';
+import { ViewerConnection, type ConnectionStatus } from './connection.js';
+import { ViewerControls, type ControlElements } from './controls.js';
+import { LatestSlot } from './latestSlot.js';
+import { RiskGauge } from './riskGauge.js';
+import { RiskTimeline } from './riskTimeline.js';
+import { staleAfterMs } from './staleness.js';
+import { pushSample, type ViewerStats } from './stats.js';
+import { formatStatusLine } from './statusLine.js';
+import { parseStreamList } from './streamList.js';
+import { ViewerScene } from './viewerScene.js';
+import type { AlarmThresholdsView, CountersView, StreamInfoView, UpdateView, ViewerCodec, ViewerEvent } from './wire.js';
+
+/** Contour opacity multiplier while the alarm is on: the contour stays findable but reads as untrusted. */
+export const ALARM_CONTOUR_STRENGTH = 0.2;
+
+/** Interval of the stream-list refresh from GET /api/streams, milliseconds. */
+const STREAM_LIST_REFRESH_MS = 5000;
+/** Minimum interval between redraws of the timeline and the status line, milliseconds. */
+const HUD_REFRESH_MS = 100;
+/** Window of the painted-frame rate, milliseconds. */
+const FPS_WINDOW_MS = 2000;
+
+export interface ViewerElements {
+  root: HTMLElement;
+  canvas: HTMLCanvasElement;
+  view: HTMLElement;
+  gauge: HTMLElement;
+  gaugeValue: HTMLElement;
+  timeline: HTMLCanvasElement;
+  statusLine: HTMLElement;
+  alarmBanner: HTMLElement;
+  staleBanner: HTMLElement;
+  connectionBanner: HTMLElement;
+  controls: ControlElements;
+}
+
+interface PendingUpdate {
+  update: UpdateView;
+  /** performance.now() when the WebSocket delivered the message. */
+  arrivalMs: number;
+  arrivalWallMs: number;
+}
+
+function setText(element: HTMLElement, text: string): void {
+  if (element.textContent !== text) element.textContent = text;
+}
+
+export class ViewerApp {
+  readonly #elements: ViewerElements;
+  readonly #stats: ViewerStats;
+  readonly #scene: ViewerScene;
+  readonly #gauge: RiskGauge;
+  readonly #timeline: RiskTimeline;
+  readonly #controls: ViewerControls;
+  readonly #connection: ViewerConnection;
+  readonly #slot = new LatestSlot<PendingUpdate>();
+
+  #streams: StreamInfoView[] = [];
+  #subscribedStreamId = '';
+  #requestedStreamId: string;
+  #nominalRateHz = 0;
+  #thresholds: AlarmThresholdsView | null = null;
+  #connectionStatus: ConnectionStatus | null = null;
+  #counters: CountersView | null = null;
+  #lastCaptureToPaintMs: number | null = null;
+  #lastFrameWallMs = 0;
+  #paintTimesMs: number[] = [];
+  #lastHudRefreshMs = 0;
+  #dirty = true;
+
+  constructor(elements: ViewerElements, codec: ViewerCodec, stats: ViewerStats, viewUrl: string, streamId: string) {
+    this.#elements = elements;
+    this.#stats = stats;
+    this.#requestedStreamId = streamId;
+    this.#scene = new ViewerScene(elements.canvas);
+    this.#gauge = new RiskGauge(elements.gauge, elements.gaugeValue);
+    this.#timeline = new RiskTimeline(elements.timeline);
+    this.#controls = new ViewerControls(elements.controls, () => this.#handleControlChange(), (id) => this.#pickStream(id));
+    this.#connection = new ViewerConnection(viewUrl, codec, {
+      onEvent: (event, arrivalMs) => this.#handleEvent(event, arrivalMs),
+      onStatus: (status) => this.#handleStatus(status),
+      onInvalidMessage: (error) => {
+        this.#stats.invalidMessages += 1;
+        console.error(`segwithu viewer: ${error.code}: ${error.message}`);
+      },
+    });
+
+    new ResizeObserver(() => this.#resize()).observe(elements.view);
+    this.#resize();
+  }
+
+  start(): void {
+    this.#connection.start(this.#requestedStreamId);
+    void this.#refreshStreamList();
+    setInterval(() => void this.#refreshStreamList(), STREAM_LIST_REFRESH_MS);
+    requestAnimationFrame(this.#tick);
+  }
+
+  #handleEvent(event: ViewerEvent, arrivalMs: number): void {
+    switch (event.kind) {
+      case 'update': {
+        const streamId = event.update.result?.streamId;
+        // Updates of the previous stream can still be in flight right after a switch.
+        if (streamId && this.#subscribedStreamId && streamId !== this.#subscribedStreamId) return;
+        this.#stats.received += 1;
+        this.#stats.skippedByServer += event.update.skippedSinceLast;
+        this.#lastFrameWallMs = browserWallMs();
+        this.#slot.put({ update: event.update, arrivalMs, arrivalWallMs: this.#lastFrameWallMs });
+        this.#stats.replaced = this.#slot.replaced;
+        break;
+      }
+      case 'subscribed':
+        this.#handleSubscribed(event.stream, event.alarm);
+        break;
+      case 'streams':
+        this.#setStreams(event.streams);
+        break;
+      case 'pong': {
+        const estimate = this.#connection.clock.estimate();
+        this.#stats.clockOffsetMs = estimate?.offsetMs ?? null;
+        this.#stats.clockRoundTripMs = estimate?.roundTripMs ?? null;
+        break;
+      }
+      case 'error':
+        console.error(`segwithu viewer: server error ${event.code}: ${event.message}`);
+        if (event.fatal) setText(this.#elements.connectionBanner, `Server error ${event.code}: ${event.message}`);
+        break;
+    }
+  }
+
+  #handleSubscribed(stream: StreamInfoView | null, thresholds: AlarmThresholdsView | null): void {
+    const streamId = stream?.streamId ?? '';
+    if (streamId !== this.#subscribedStreamId) {
+      this.#timeline.clear();
+      this.#slot.take();
+    }
+    this.#subscribedStreamId = streamId;
+    this.#nominalRateHz = stream?.nominalRateHz ?? 0;
+    this.#thresholds = thresholds;
+    this.#stats.alarmThresholds = thresholds ? { enter: thresholds.enter, exit: thresholds.exit } : null;
+    this.#gauge.setThresholds(thresholds);
+    this.#lastFrameWallMs = browserWallMs();
+
+    if (stream && !this.#streams.some((known) => known.streamId === stream.streamId)) this.#streams = [...this.#streams, stream];
+    this.#controls.setStreams(this.#streams, streamId);
+    if (streamId) {
+      const url = new URL(window.location.href);
+      url.searchParams.set('stream', streamId);
+      window.history.replaceState(null, '', url);
+    }
+  }
+
+  #handleStatus(status: ConnectionStatus): void {
+    this.#connectionStatus = status;
+    this.#stats.connected = status.connected;
+    this.#stats.connects = status.connects;
+    this.#elements.root.dataset.connected = String(status.connected);
+  }
+
+  #pickStream(streamId: string): void {
+    this.#requestedStreamId = streamId;
+    this.#connection.subscribe(streamId);
+  }
+
+  #setStreams(streams: StreamInfoView[]): void {
+    this.#streams = streams;
+    this.#controls.setStreams(streams, this.#subscribedStreamId);
+  }
+
+  async #refreshStreamList(): Promise<void> {
+    if (!this.#stats.connected) return;
+    try {
+      const response = await fetch('/api/streams', { cache: 'no-store' });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      this.#setStreams(parseStreamList(await response.json()));
+    } catch (error) {
+      console.warn(`segwithu viewer: GET /api/streams failed (${(error as Error).message}); the picker keeps the last list`);
+    }
+  }
+
+  #handleControlChange(): void {
+    this.#stats.layers = { ...this.#controls.state.layers };
+    this.#stats.opacity = this.#controls.state.opacity;
+    this.#dirty = true;
+  }
+
+  #resize(): void {
+    const { width, height } = this.#elements.view.getBoundingClientRect();
+    this.#scene.resize(width, height);
+    this.#updateFrameRect();
+    this.#dirty = true;
+  }
+
+  #updateFrameRect(): void {
+    const canvasRect = this.#elements.canvas.getBoundingClientRect();
+    const frameRect = this.#scene.frameRect();
+    this.#stats.frameRectPage = { ...frameRect, x: canvasRect.x + frameRect.x, y: canvasRect.y + frameRect.y };
+  }
+
+  readonly #tick = (): void => {
+    requestAnimationFrame(this.#tick);
+    const nowWallMs = browserWallMs();
+
+    const pending = this.#slot.take();
+    if (pending) this.#upload(pending);
+    this.#updateStaleness(nowWallMs);
+
+    if (this.#dirty) {
+      this.#scene.setStyle({
+        layers: this.#controls.state.layers,
+        opacity: this.#controls.state.opacity,
+        contourStrength: this.#stats.contourStrength,
+        stale: this.#stats.stale,
+      });
+      this.#scene.render();
+      this.#dirty = false;
+      if (pending) this.#recordPaint(pending);
+    }
+
+    this.#updateConnectionBanner(nowWallMs);
+    if (pending || nowWallMs - this.#lastHudRefreshMs >= HUD_REFRESH_MS) {
+      this.#lastHudRefreshMs = nowWallMs;
+      this.#refreshHud(nowWallMs);
+    }
+  };
+
+  #upload(pending: PendingUpdate): void {
+    const { frame, result } = pending.update;
+    this.#scene.setFrame(frame);
+    this.#scene.setResult(result);
+    this.#updateFrameRect();
+
+    const alarm = result?.alarm ?? false;
+    this.#stats.alarm = alarm;
+    this.#stats.alarmReason = result?.alarmReason ?? '';
+    this.#stats.contourStrength = alarm ? ALARM_CONTOUR_STRENGTH : 1;
+    if (result) {
+      this.#counters = result.counters;
+      this.#timeline.add(pending.arrivalWallMs, result.frameRisk, alarm);
+    }
+    this.#dirty = true;
+  }
+
+  #recordPaint(pending: PendingUpdate): void {
+    const paintedMs = performance.now();
+    const stats = this.#stats;
+    pushSample(stats.arrivalToPaintMs, paintedMs - pending.arrivalMs);
+    stats.painted += 1;
+
+    const result = pending.update.result;
+    stats.shownStreamId = result?.streamId ?? this.#subscribedStreamId;
+    stats.shownSequence = result?.sequence ?? -1;
+    stats.shownRisk = result?.frameRisk ?? Number.NaN;
+    stats.shownModelId = result?.modelId ?? '';
+
+    // Capture time is on the device's clock, taken to agree with the server's (true for replays
+    // and the synthetic source; a live device must be synchronised to the server, e.g. by NTP).
+    const clock = this.#connection.clock.estimate();
+    this.#lastCaptureToPaintMs = null;
+    if (result && clock && result.captureWallMs > 0) {
+      this.#lastCaptureToPaintMs = browserWallMs() + clock.offsetMs - result.captureWallMs;
+      pushSample(stats.captureToPaintMs, this.#lastCaptureToPaintMs);
+    }
+
+    this.#paintTimesMs.push(paintedMs);
+    while (this.#paintTimesMs.length > 0 && this.#paintTimesMs[0] < paintedMs - FPS_WINDOW_MS) this.#paintTimesMs.shift();
+
+    const root = this.#elements.root;
+    root.dataset.shownSequence = String(stats.shownSequence);
+    root.dataset.shownRisk = Number.isNaN(stats.shownRisk) ? '' : stats.shownRisk.toFixed(6);
+    root.dataset.alarm = String(stats.alarm);
+    root.dataset.painted = String(stats.painted);
+  }
+
+  #updateStaleness(nowWallMs: number): void {
+    const stats = this.#stats;
+    const stale = this.#lastFrameWallMs > 0 && nowWallMs - this.#lastFrameWallMs > staleAfterMs(this.#nominalRateHz);
+    if (stale !== stats.stale) {
+      stats.stale = stale;
+      stats.staleSinceWallMs = stale ? this.#lastFrameWallMs : 0;
+      this.#elements.root.dataset.stale = String(stale);
+      this.#dirty = true;
+    }
+  }
+
+  #refreshHud(nowWallMs: number): void {
+    const stats = this.#stats;
+    const { alarmBanner, staleBanner, statusLine } = this.#elements;
+
+    if (stats.shownSequence >= 0) this.#gauge.show(stats.shownRisk, stats.alarm, stats.stale, this.#thresholds);
+    this.#timeline.draw(nowWallMs, this.#thresholds, stats.stale);
+
+    alarmBanner.hidden = !stats.alarm;
+    if (stats.alarm) {
+      const reason = stats.alarmReason || 'frame risk above the alarm threshold';
+      setText(alarmBanner, `ALARM: contour dimmed, do not rely on it. Reason: ${reason}`);
+    }
+
+    staleBanner.hidden = !stats.stale;
+    if (stats.stale) {
+      const seconds = ((nowWallMs - stats.staleSinceWallMs) / 1000).toFixed(0);
+      setText(staleBanner, `Feed stale since ${formatClockTime(stats.staleSinceWallMs)} (no frame for ${seconds} s): overlay greyed out, not live`);
+    }
+
+    const windowMs = this.#paintTimesMs.length > 1 ? this.#paintTimesMs[this.#paintTimesMs.length - 1] - this.#paintTimesMs[0] : 0;
+    stats.paintedFps = windowMs > 0 ? ((this.#paintTimesMs.length - 1) * 1000) / windowMs : 0;
+    if (stats.stale) stats.paintedFps = 0;
+
+    setText(statusLine, formatStatusLine({
+      paintedFps: stats.paintedFps,
+      captureToPaintMs: this.#lastCaptureToPaintMs,
+      clock: this.#connection.clock.estimate(),
+      counters: this.#counters,
+      skippedByServer: stats.skippedByServer,
+      replacedInBrowser: stats.replaced,
+      sequence: stats.shownSequence,
+      modelId: stats.shownModelId,
+    }));
+  }
+
+  #updateConnectionBanner(nowWallMs: number): void {
+    const status = this.#connectionStatus;
+    const banner = this.#elements.connectionBanner;
+    banner.hidden = !status || status.connected;
+    if (!status || status.connected) return;
+    const retryInS = status.nextAttemptWallMs === null ? 0 : Math.max(0, (status.nextAttemptWallMs - nowWallMs) / 1000);
+    setText(banner, `Disconnected: ${status.lastError}. Reconnecting in ${retryInS.toFixed(1)} s (attempt ${status.failedAttempts}).`);
+  }
+}
