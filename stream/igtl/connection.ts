@@ -1,0 +1,341 @@
+// One OpenIGTLink TCP connection, in either role (accepted by the listener, or made by the
+// client): parse what the peer sends, submit IMAGEs as frames, answer queries, and send
+// results back.
+//
+// Ingest: each IMAGE becomes a Frame submitted 'live' (latest-wins in the pipeline). An
+// invalid body is rejected, counted by code and, for IMAGE, counted as an invalid frame of
+// its stream; the connection goes on. A framing error ends this connection only, after a
+// STATUS message that names the error.
+//
+// Output backpressure: latest-wins per stream. A result waits in a one-slot-per-stream queue
+// until the socket's send buffer is below maxSendBufferBytes; a newer result for the same
+// stream replaces it (counted as superseded). So the send buffer never exceeds
+// maxSendBufferBytes plus one result.
+//
+// Queries: GET_STATUS is answered with STATUS OK (keep-alive); STP_IMAGE stops results to
+// this connection and STT_IMAGE starts them again. Other queries are logged and ignored.
+
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+
+import type { Frame, Result } from '../../pipeline/types.js';
+import { IgtlError, type IgtlErrorCode } from './errors.js';
+import type { HeaderVersion, IgtlHeader } from './header.js';
+import { timestampToNs } from './header.js';
+import { encodeStatusMessage, type IgtlMessage } from './message.js';
+import { IgtlParser, type IgtlParseEvent, type IgtlParserOptions } from './parser.js';
+import { StatusCode } from './status.js';
+import type { IgtlMetrics } from './metrics.js';
+import { IgtlStreams, type ResultEncoder } from './streams.js';
+import { SubvolumeCanvas, imageToFrame } from './to-frame.js';
+
+export type SubmitMode = 'live' | 'lossless';
+
+/** The part of the pipeline's API a transport needs. */
+export interface FrameSink {
+  submit(frame: Frame, mode: SubmitMode): unknown;
+  countInvalid(streamId: string): unknown;
+}
+
+/**
+ * Which results a connection receives:
+ * 'auto'  results of the streams it sent frames for, or of every stream while it sent none
+ *         (a viewer such as 3D Slicer that only listens);
+ * 'all'   every stream; 'own' only streams it sent frames for; 'none' nothing.
+ */
+export type ResultRouting = 'auto' | 'all' | 'own' | 'none';
+
+export interface IgtlConnectionOptions {
+  socket: Socket;
+  /** Names the peer in stream ids and logs, e.g. "igtl/127.0.0.1". */
+  streamPrefix: string;
+  sink: FrameSink;
+  streams: IgtlStreams;
+  encoder: ResultEncoder;
+  metrics: IgtlMetrics;
+  logger: Logger;
+  parser?: IgtlParserOptions;
+  /** Default 'auto'. */
+  routing?: ResultRouting;
+  /** Send buffer in bytes above which results wait (latest-wins) instead of being written. Default 8 MiB. */
+  maxSendBufferBytes?: number;
+  /** Header version of STATUS replies. Default 1. */
+  replyVersion?: HeaderVersion;
+  /** Devices per connection whose last whole image is kept for subvolume updates. Default 8. */
+  maxSubvolumeDevices?: number;
+  /** Called for every message that decoded (the client resets its backoff on the first one). */
+  onMessage?: (message: IgtlMessage) => void;
+}
+
+/** STATUS code sent before a connection ends on a framing error. */
+const STATUS_FOR_CODE: Partial<Record<IgtlErrorCode, number>> = {
+  ERR_IGTL_BODY_TOO_LARGE: StatusCode.OVERFLOW,
+  ERR_IGTL_HEADER_VERSION: StatusCode.UNKNOWN_VERSION,
+  ERR_IGTL_HEADER_TYPE: StatusCode.UNKNOWN_INSTRUCTION,
+};
+
+/** How long a failed connection may take to flush its STATUS before it is destroyed, in ms. */
+const END_GRACE_MS = 1000;
+
+/** Least time between two log lines for the same rejection code on one connection, in ms. */
+const REJECTION_LOG_INTERVAL_MS = 10_000;
+
+let nextConnectionId = 1;
+
+export class IgtlConnection {
+  readonly id: number;
+  readonly streamPrefix: string;
+  /** Resolves when the socket has closed. */
+  readonly closed: Promise<void>;
+
+  #socket: Socket;
+  #sink: FrameSink;
+  #streams: IgtlStreams;
+  #encoder: ResultEncoder;
+  #metrics: IgtlMetrics;
+  #log: Logger;
+  #parser: IgtlParser;
+  #canvas: SubvolumeCanvas;
+  #routing: ResultRouting;
+  #maxSendBufferBytes: number;
+  #replyVersion: HeaderVersion;
+  #onMessage: ((message: IgtlMessage) => void) | undefined;
+
+  #ownStreams = new Set<string>();
+  #pending = new Map<string, Result>();
+  #paused = false;
+  #ended = false;
+  #lastRejectionLog = new Map<IgtlErrorCode, { atMs: number; suppressed: number }>();
+
+  constructor(options: IgtlConnectionOptions) {
+    this.id = nextConnectionId++;
+    this.streamPrefix = options.streamPrefix;
+    this.#socket = options.socket;
+    this.#sink = options.sink;
+    this.#streams = options.streams;
+    this.#encoder = options.encoder;
+    this.#metrics = options.metrics;
+    this.#parser = new IgtlParser(options.parser);
+    this.#canvas = new SubvolumeCanvas(options.maxSubvolumeDevices ?? 8);
+    this.#routing = options.routing ?? 'auto';
+    this.#maxSendBufferBytes = options.maxSendBufferBytes ?? 8 * 1024 * 1024;
+    this.#replyVersion = options.replyVersion ?? 1;
+    this.#onMessage = options.onMessage;
+    this.#log = options.logger.child({ connection: this.id, peer: this.streamPrefix });
+
+    this.#metrics.connectionsOpened += 1;
+    this.#metrics.connectionsActive += 1;
+    this.#log.info('OpenIGTLink connection opened');
+
+    this.closed = new Promise((resolve) => {
+      this.#socket.once('close', () => {
+        this.#ended = true;
+        this.#pending.clear();
+        this.#metrics.connectionsActive -= 1;
+        this.#log.info('OpenIGTLink connection closed');
+        resolve();
+      });
+    });
+    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#socket.on('drain', () => this.#flush());
+    this.#socket.on('error', (error) => this.#log.warn({ err: error }, 'OpenIGTLink socket error'));
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** True when results of `streamId` go to this connection under its routing. */
+  wantsResult(streamId: string): boolean {
+    switch (this.#routing) {
+      case 'none':
+        return false;
+      case 'all':
+        return true;
+      case 'own':
+        return this.#ownStreams.has(streamId);
+      case 'auto':
+        return this.#ownStreams.size === 0 || this.#ownStreams.has(streamId);
+    }
+  }
+
+  /** Queues a result for sending, latest-wins per stream; ignored when not routed here, paused or closed. */
+  offer(result: Result): void {
+    if (this.#ended || this.#paused || !this.wantsResult(result.streamId)) return;
+    if (this.#pending.delete(result.streamId)) this.#metrics.resultsSuperseded += 1;
+    this.#pending.set(result.streamId, result);
+    this.#flush();
+  }
+
+  /** Writes a message unless the send buffer is above maxSendBufferBytes; returns whether it was written. */
+  send(message: Uint8Array): boolean {
+    if (this.#ended || this.#socket.writableLength >= this.#maxSendBufferBytes) return false;
+    this.#socket.write(message);
+    return true;
+  }
+
+  /** Ends the connection; unsent results are discarded. */
+  close(): void {
+    this.#ended = true;
+    this.#pending.clear();
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), END_GRACE_MS).unref();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#ended || this.#parser.state === 'FAILED') return;
+    this.#parser.push(chunk);
+    for (let event = this.#parser.next(); event !== undefined; event = this.#parser.next()) {
+      this.#handle(event);
+      if (this.#ended) return;
+    }
+  }
+
+  #handle(event: IgtlParseEvent): void {
+    switch (event.kind) {
+      case 'message':
+        this.#metrics.messagesReceived += 1;
+        this.#onMessage?.(event.message);
+        this.#handleMessage(event.message);
+        return;
+      case 'skipped':
+        this.#metrics.messagesReceived += 1;
+        this.#metrics.messagesSkipped += 1;
+        this.#log.debug({ type: event.header.type, device: event.header.deviceName, bodyBytes: event.header.bodySize }, 'OpenIGTLink message type not read, skipped');
+        return;
+      case 'rejected':
+        this.#metrics.messagesReceived += 1;
+        this.#reject(event.header, event.error);
+        return;
+      case 'failed':
+        this.#fail(event.error);
+        return;
+    }
+  }
+
+  #handleMessage(message: IgtlMessage): void {
+    const { header } = message;
+    switch (message.kind) {
+      case 'image':
+        this.#submitImage(message);
+        return;
+      case 'query':
+        this.#answerQuery(header, message.prefix, message.queryType);
+        return;
+      case 'status':
+        this.#log.debug({ device: header.deviceName, code: message.status.code, status: message.status.message }, 'OpenIGTLink STATUS received');
+        return;
+      case 'string':
+        this.#log.debug({ device: header.deviceName, text: message.string.text.slice(0, 200) }, 'OpenIGTLink STRING received');
+        return;
+    }
+  }
+
+  #submitImage(message: Extract<IgtlMessage, { kind: 'image' }>): void {
+    const { header } = message;
+    const receivedNs = process.hrtime.bigint();
+    let frame: Frame;
+    try {
+      const whole = this.#canvas.apply(header.deviceName, message.image);
+      const streamId = this.#streams.idFor(this.streamPrefix, header.deviceName);
+      const captureTimestampNs = header.timestamp === 0n ? BigInt(Date.now()) * 1_000_000n : timestampToNs(header.timestamp);
+      frame = imageToFrame(whole, { streamId, sequence: 0, captureTimestampNs, receivedNs });
+    } catch (error) {
+      if (!(error instanceof IgtlError)) throw error;
+      this.#reject(header, error);
+      return;
+    }
+
+    // The sequence number is taken only now, so that rejected images leave no gap.
+    frame.sequence = this.#streams.nextFrame(this.streamPrefix, header.deviceName).sequence;
+
+    this.#ownStreams.add(frame.streamId);
+    this.#metrics.framesSubmitted += 1;
+    try {
+      void Promise.resolve(this.#sink.submit(frame, 'live')).catch((error: unknown) =>
+        this.#log.error({ err: error, stream: frame.streamId, sequence: frame.sequence }, 'pipeline submit failed'),
+      );
+    } catch (error) {
+      this.#log.error({ err: error, stream: frame.streamId, sequence: frame.sequence }, 'pipeline submit failed');
+    }
+  }
+
+  #answerQuery(header: IgtlHeader, prefix: string, queryType: string): void {
+    if (prefix === 'GET' && queryType === 'STATUS') {
+      this.#reply(encodeStatusMessage({ code: StatusCode.OK, subcode: 0n, errorName: 'OK', message: 'segwithu-live ready' }, this.#replyOptions(header.deviceName)));
+      return;
+    }
+    if (queryType === 'IMAGE' && (prefix === 'STT' || prefix === 'STP')) {
+      this.#paused = prefix === 'STP';
+      if (this.#paused) this.#pending.clear();
+      this.#log.info({ device: header.deviceName }, this.#paused ? 'results stopped by STP_IMAGE' : 'results started by STT_IMAGE');
+      return;
+    }
+    this.#log.debug({ type: header.type, device: header.deviceName }, 'OpenIGTLink query not supported, ignored');
+  }
+
+  #reject(header: IgtlHeader, error: IgtlError): void {
+    this.#metrics.countRejected(error.code);
+    const streamId = this.#streams.idFor(this.streamPrefix, header.deviceName);
+    if (header.type === 'IMAGE') this.#sink.countInvalid(streamId);
+
+    const nowMs = Date.now();
+    const last = this.#lastRejectionLog.get(error.code);
+    if (last !== undefined && nowMs - last.atMs < REJECTION_LOG_INTERVAL_MS) {
+      last.suppressed += 1;
+      return;
+    }
+    this.#lastRejectionLog.set(error.code, { atMs: nowMs, suppressed: 0 });
+    this.#log.warn(
+      { code: error.code, type: header.type, stream: streamId, suppressedSinceLastLog: last?.suppressed ?? 0, err: error },
+      'OpenIGTLink message rejected',
+    );
+  }
+
+  #fail(error: IgtlError): void {
+    this.#metrics.countRejected(error.code);
+    this.#metrics.connectionsFailed += 1;
+    this.#log.warn({ code: error.code, err: error }, 'OpenIGTLink framing broken, ending the connection');
+
+    const status = {
+      code: STATUS_FOR_CODE[error.code] ?? StatusCode.UNKNOWN_ERROR,
+      subcode: 0n,
+      errorName: 'Error',
+      message: `${error.code}: ${error.message}`,
+    };
+    this.#pending.clear();
+    this.#socket.write(encodeStatusMessage(status, this.#replyOptions('segwithu-live')));
+    this.close();
+  }
+
+  #reply(message: Uint8Array): void {
+    // A peer that does not read its replies gets none rather than a growing send buffer.
+    this.send(message);
+  }
+
+  #replyOptions(deviceName: string): { deviceName: string; version: HeaderVersion; timestampNs: bigint } {
+    return { deviceName, version: this.#replyVersion, timestampNs: BigInt(Date.now()) * 1_000_000n };
+  }
+
+  #flush(): void {
+    while (this.#pending.size > 0 && !this.#ended && this.#socket.writableLength < this.#maxSendBufferBytes) {
+      const [streamId, result] = this.#pending.entries().next().value as [string, Result];
+      this.#pending.delete(streamId);
+
+      let messages;
+      try {
+        messages = this.#encoder.encode(result);
+      } catch (error) {
+        this.#metrics.resultsFailed += 1;
+        this.#log.error({ err: error, stream: streamId, sequence: result.sequence }, 'result could not be encoded as OpenIGTLink');
+        continue;
+      }
+      this.#socket.cork();
+      this.#socket.write(messages.label);
+      this.#socket.write(messages.errorProbability);
+      this.#socket.write(messages.risk);
+      this.#socket.uncork();
+      this.#metrics.resultsSent += 1;
+    }
+  }
+}
