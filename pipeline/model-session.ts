@@ -1,9 +1,14 @@
 // The ONNX Runtime session behind the pipeline, reduced to one function: run a batch.
+// The session is created once and runs one batch at a time; the pipeline never calls run
+// again before the previous call has settled.
+
+import * as ort from 'onnxruntime-node';
 
 import type { ModelManifest } from './manifest.js';
+import { modelFilePath } from './manifest.js';
 import { PipelineError } from './errors.js';
 
-/** The graph outputs the pipeline uses, for a batch of N frames, each map N × H × W row-major. */
+/** The graph outputs the pipeline uses, for a batch of N frames; maps are row-major. */
 export interface ModelOutputs {
   /** [N, C, H, W] raw logits. */
   logits: Float32Array;
@@ -20,6 +25,7 @@ export type RunBatch = (input: Float32Array, batchSize: number) => Promise<Model
 
 export interface ModelSession {
   run: RunBatch;
+  /** Waits for a run in progress, then frees the native session. */
   release(): Promise<void>;
 }
 
@@ -29,7 +35,73 @@ export interface SessionOptions {
   graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
-/** Creates an ONNX Runtime session for the manifest's segwithu.onnx. */
+/** Creates an ONNX Runtime session options object from the pipeline's settings. */
+export function ortSessionOptions(options: SessionOptions): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: options.executionProviders,
+    intraOpNumThreads: options.intraOpThreads,
+    // One batch runs at a time, so inter-op parallelism would only add threads.
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: options.graphOptimizationLevel,
+  };
+}
+
+/**
+ * Creates an ONNX Runtime session for the manifest's segwithu file and checks that the graph has
+ * the input and outputs the manifest names (ERR_MODEL_CONTRACT otherwise).
+ */
 export async function createModelSession(manifest: ModelManifest, options: SessionOptions): Promise<ModelSession> {
-  throw new PipelineError('ERR_NOT_IMPLEMENTED', `createModelSession(${manifest.model.id}, ${JSON.stringify(options)})`);
+  const file = modelFilePath(manifest, 'segwithu');
+  const session = await ort.InferenceSession.create(file, ortSessionOptions(options));
+
+  const names = manifest.outputs;
+  const fetches = [names.logits, names.calibration, names.error_probability, names.frame_risk];
+  const missing = [
+    ...(session.inputNames.includes(manifest.input.name) ? [] : [`input ${manifest.input.name}`]),
+    ...fetches.filter((name) => !session.outputNames.includes(name)).map((name) => `output ${name}`),
+  ];
+  if (missing.length > 0) {
+    await session.release();
+    throw new PipelineError(
+      'ERR_MODEL_CONTRACT',
+      `${file} lacks ${missing.join(', ')} named in the manifest (graph inputs: ${session.inputNames.join(', ')}; outputs: ${session.outputNames.join(', ')}); re-export the model`,
+    );
+  }
+
+  const { width, height } = manifest.input;
+  const classCount = manifest.classes.length;
+  let running: Promise<unknown> = Promise.resolve();
+
+  const run: RunBatch = async (input, batchSize) => {
+    const tensor = new ort.Tensor('float32', input, [batchSize, 1, height, width]);
+    const pending = session.run({ [manifest.input.name]: tensor }, fetches);
+    running = pending.catch(() => undefined);
+    const out = await pending;
+
+    const take = (name: string, valuesPerFrame: number): Float32Array => {
+      const data = out[name]?.data;
+      if (!(data instanceof Float32Array) || data.length !== batchSize * valuesPerFrame) {
+        throw new PipelineError(
+          'ERR_MODEL_CONTRACT',
+          `output ${name} of ${file} holds ${data instanceof Float32Array ? `${data.length} float32 values` : 'no float32 data'}; expected ${batchSize} × ${valuesPerFrame}`,
+        );
+      }
+      return data;
+    };
+    return {
+      logits: take(names.logits, classCount * width * height),
+      calibration: take(names.calibration, width * height),
+      errorProbability: take(names.error_probability, width * height),
+      frameRisk: take(names.frame_risk, 1),
+    };
+  };
+
+  return {
+    run,
+    async release() {
+      await running;
+      await session.release();
+    },
+  };
 }

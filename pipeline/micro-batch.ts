@@ -1,0 +1,74 @@
+// microBatch: groups prepared frames, from any stream, into batches for one session.run call.
+
+import { Observable, type OperatorFunction } from 'rxjs';
+
+import type { Demand } from './demand.js';
+
+export interface MicroBatchOptions {
+  demand: Demand;
+  /** Most frames in a batch. */
+  maxBatch: number;
+  /**
+   * Longest wait, in ms from the batch's first frame, for more frames. 0 closes the batch on the
+   * next event-loop turn, after the frames already waiting (and any a replay submits in
+   * response to being released) have arrived.
+   */
+  maxWaitMs: number;
+}
+
+/**
+ * Emits a batch when it holds maxBatch frames or when maxWaitMs has passed since its first
+ * frame, whichever comes first, and closes demand as it does so. While a batch fills, it keeps
+ * demand at the number of free places. On source completion it emits the partial batch and
+ * completes; errors pass through.
+ */
+export function microBatch<T>(o: MicroBatchOptions): OperatorFunction<T, T[]> {
+  return (source) =>
+    new Observable<T[]>((subscriber) => {
+      let batch: T[] = [];
+      let cancelTimer: (() => void) | undefined;
+
+      const flush = (): void => {
+        cancelTimer?.();
+        cancelTimer = undefined;
+        if (batch.length === 0) return;
+
+        const full = batch;
+        batch = [];
+        o.demand.close();
+        subscriber.next(full);
+      };
+
+      const startTimer = (): void => {
+        if (o.maxWaitMs > 0) {
+          const timer = setTimeout(flush, o.maxWaitMs);
+          cancelTimer = () => clearTimeout(timer);
+        } else {
+          const immediate = setImmediate(flush);
+          cancelTimer = () => clearImmediate(immediate);
+        }
+      };
+
+      const subscription = source.subscribe({
+        next(job) {
+          batch.push(job);
+          if (batch.length >= o.maxBatch) {
+            flush();
+            return;
+          }
+          if (cancelTimer === undefined) startTimer();
+          o.demand.set(o.maxBatch - batch.length);
+        },
+        error: (error) => subscriber.error(error),
+        complete() {
+          flush();
+          subscriber.complete();
+        },
+      });
+
+      return () => {
+        cancelTimer?.();
+        subscription.unsubscribe();
+      };
+    });
+}
