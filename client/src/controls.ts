@@ -52,20 +52,25 @@ export class ViewerControls {
     this.#sync();
   }
 
-  /** Fills the picker; it is shown only when more than one stream is live. */
+  /**
+   * Fills the picker with the live streams and the one shown (which may have ended); the
+   * picker is visible only when there is a choice, otherwise the stream's name is.
+   */
   setStreams(streams: StreamInfoView[], currentStreamId: string): void {
     const { picker, pickerLabel, streamName } = this.#elements;
-    const current = streams.find((stream) => stream.streamId === currentStreamId);
+    const choices = streams.filter((stream) => stream.state !== 'ended' || stream.streamId === currentStreamId);
+    const current = choices.find((stream) => stream.streamId === currentStreamId);
     streamName.textContent = current ? current.streamName : currentStreamId || 'no stream';
 
-    const options = streams.map((stream) => `${stream.streamId}\u0000${stream.streamName}`).join('\n');
+    const label = (stream: StreamInfoView) => `${stream.streamName} (${stream.source || 'live'}${stream.state === 'ended' ? ', ended' : ''})`;
+    const options = choices.map((stream) => `${stream.streamId}=${label(stream)}`).join('\n');
     if (picker.dataset.options !== options) {
-      picker.replaceChildren(...streams.map((stream) => new Option(`${stream.streamName} (${stream.source || 'live'})`, stream.streamId)));
+      picker.replaceChildren(...choices.map((stream) => new Option(label(stream), stream.streamId)));
       picker.dataset.options = options;
     }
     picker.value = currentStreamId;
-    pickerLabel.hidden = streams.length < 2;
-    streamName.hidden = streams.length >= 2;
+    pickerLabel.hidden = choices.length < 2;
+    streamName.hidden = choices.length >= 2;
   }
 
   #handleKey(event: KeyboardEvent): void {

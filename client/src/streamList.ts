@@ -37,6 +37,7 @@ export function parseStreamList(json: unknown): StreamInfoView[] {
       height: readNumber(entry, 'height'),
       viewers: readNumber(entry, 'viewers'),
       source: readString(entry, 'source'),
+      state: readString(entry, 'state'),
     });
   }
   return streams;

@@ -167,9 +167,11 @@ export class ViewerApp {
     this.#connection.subscribe(streamId);
   }
 
+  /** Takes a new stream list; a list without states (from the WebSocket) keeps the states GET /api/streams reported. */
   #setStreams(streams: StreamInfoView[]): void {
-    this.#streams = streams;
-    this.#controls.setStreams(streams, this.#subscribedStreamId);
+    const knownStates = new Map(this.#streams.map((stream) => [stream.streamId, stream.state]));
+    this.#streams = streams.map((stream) => (stream.state ? stream : { ...stream, state: knownStates.get(stream.streamId) ?? '' }));
+    this.#controls.setStreams(this.#streams, this.#subscribedStreamId);
   }
 
   async #refreshStreamList(): Promise<void> {

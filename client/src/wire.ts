@@ -66,6 +66,8 @@ export interface StreamInfoView {
   height: number;
   viewers: number;
   source: string;
+  /** 'active' or 'ended' where GET /api/streams says so; empty when unknown (the WebSocket list has no state). */
+  state: string;
 }
 
 export interface AlarmThresholdsView {
@@ -144,6 +146,7 @@ function readStreamInfo(raw: any): StreamInfoView {
     height: raw.height,
     viewers: raw.viewers,
     source: raw.source,
+    state: '',
   };
 }
 

@@ -22,8 +22,8 @@ if (!hasChromium) {
   console.warn(`skipping viewer browser tests: ${CHROMIUM_MISSING_MESSAGE}`);
 }
 
-function streamInfo(streamId: string, streamName: string, nominalRateHz = 30): StreamInfoView {
-  return { streamId, streamName, nominalRateHz, width: SCENE_FRAME.width, height: SCENE_FRAME.height, viewers: 0, source: 'synthetic' };
+function streamInfo(streamId: string, streamName: string, state = 'active'): StreamInfoView {
+  return { streamId, streamName, nominalRateHz: 30, width: SCENE_FRAME.width, height: SCENE_FRAME.height, viewers: 0, source: 'synthetic', state };
 }
 
 /** Sends the synthetic scene every `intervalMs` so the feed never goes stale while a test looks at it. */
@@ -317,10 +317,13 @@ describe.skipIf(!hasChromium)('viewer page on mock server', () => {
   }, TEST_TIMEOUT_MS);
 
   test('stream picker switches stream', async () => {
-    const viewer = await openViewer([streamInfo('a', 'Stream A'), streamInfo('b', 'Stream B')]);
+    const viewer = await openViewer([streamInfo('a', 'Stream A'), streamInfo('b', 'Stream B'), streamInfo('c', 'Stream C', 'ended')]);
     viewer.server.sendUpdate(sceneUpdate('a', 5));
     await waitForStats(viewer.page, (s) => s.shownStreamId === 'a' && s.shownSequence === 5, 15_000, 'stream a shown');
     await viewer.page.waitForSelector('#stream-picker', { state: 'visible' });
+    // Stream c has ended (GET /api/streams says so), so it is no choice.
+    await expect.poll(() => viewer.page.$$eval('#stream-picker option', (options) => options.map((option) => (option as HTMLOptionElement).value)), { timeout: 10_000 })
+      .toEqual(['a', 'b']);
 
     await viewer.page.keyboard.press('s');
     expect(await viewer.page.evaluate(() => document.activeElement?.id)).toBe('stream-picker');
