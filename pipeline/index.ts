@@ -140,7 +140,8 @@ export interface Pipeline {
   removeStream(streamId: string): void;
   /**
    * Stops accepting frames, processes what was accepted until deadlineMs (default 5000) has
-   * passed, counts what is left as 'shutdown', completes results$ and drops$ and releases the session.
+   * passed, counts what is left as 'shutdown', completes results$ and drops$ and releases the
+   * session. A frame submitted later is still counted ('shutdown') but no longer reported on drops$.
    */
   close(deadlineMs?: number): Promise<void>;
 }
