@@ -92,12 +92,9 @@ export function nsToTimestamp(ns: bigint): bigint {
   if (ns < 0n || ns / NS_PER_SECOND > 0xffffffffn) {
     throw new IgtlError('ERR_IGTL_ENCODE', `timestamp ${ns} ns is outside what 32 bits of seconds since 1970 can carry`);
   }
-  let seconds = ns / NS_PER_SECOND;
-  let fraction = ((ns % NS_PER_SECOND) * FRACTION_UNITS + NS_PER_SECOND / 2n) / NS_PER_SECOND;
-  if (fraction === FRACTION_UNITS) {
-    seconds += 1n;
-    fraction = 0n;
-  }
+  const seconds = ns / NS_PER_SECOND;
+  // At most (10^9 - 1) × 2^32 / 10^9 + 0.5 < 2^32, so rounding never carries into the seconds.
+  const fraction = ((ns % NS_PER_SECOND) * FRACTION_UNITS + NS_PER_SECOND / 2n) / NS_PER_SECOND;
   return (seconds << 32n) | fraction;
 }
 

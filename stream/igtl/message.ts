@@ -61,6 +61,8 @@ export interface EncodeOptions {
   version?: HeaderVersion;
   /** Capture or send time in ns since the Unix epoch; 0n writes the "unused" timestamp 0. Default 0n. */
   timestampNs?: bigint;
+  /** The raw 32.32 fixed-point header timestamp; overrides timestampNs, for senders that keep the device's value exactly. */
+  timestamp?: bigint;
   /** Version 2 only. Default 0. */
   messageId?: number;
   /** Version 2 only. Default none. */
@@ -80,7 +82,7 @@ export function encodeMessage(type: string, content: Uint8Array, options: Encode
     version,
     type,
     deviceName: options.deviceName,
-    timestamp: timestampNs === 0n ? 0n : nsToTimestamp(timestampNs),
+    timestamp: options.timestamp ?? (timestampNs === 0n ? 0n : nsToTimestamp(timestampNs)),
     bodySize: body.length,
     crc: crc64(body),
   });
