@@ -1,0 +1,87 @@
+// Errors raised by the transports, the viewer endpoint and the server's options. Each code is
+// stable: devices, viewers, logs and /metrics match on it. An ingest error is reported to the
+// device concerned as an ErrorReport; `fatal` says whether that connection ends with it.
+
+/** Codes reported to a device in an ErrorReport. */
+export type IngestErrorCode =
+  /** The message is not a valid IngestMessage, or it carries no body. */
+  | 'ERR_DECODE'
+  /** `protocol_version` is not one this server speaks. */
+  | 'ERR_PROTOCOL_VERSION'
+  /** A frame arrived before the connection's DeviceHello. */
+  | 'ERR_NO_HELLO'
+  /** A second DeviceHello on a connection that already has a stream. */
+  | 'ERR_HELLO_REPEATED'
+  /** width, height, row stride and the pixel byte count disagree. */
+  | 'ERR_FRAME_SIZE_MISMATCH'
+  /** width × height is above the server's maxFramePixels. */
+  | 'ERR_FRAME_TOO_LARGE'
+  /** The encoded message is above the server's maxMessageBytes. */
+  | 'ERR_MESSAGE_TOO_LARGE'
+  /** The pixel format is missing or not one of GRAY8, GRAY16, RGB8, RGBA8. */
+  | 'ERR_PIXEL_FORMAT'
+  /** The ground-truth mask does not have width × height bytes. */
+  | 'ERR_MASK_SIZE'
+  /** The server already serves maxStreams streams. */
+  | 'ERR_TOO_MANY_STREAMS'
+  /** The byte stream cannot be split into messages any more (TCP length prefix out of bounds). */
+  | 'ERR_FRAMING'
+  /** The server is shutting down and takes no more frames. */
+  | 'ERR_SERVER_CLOSING';
+
+/** Ingest errors that end the connection: after them the server cannot trust the byte stream or serve it. */
+const FATAL_INGEST_CODES: ReadonlySet<IngestErrorCode> = new Set(['ERR_TOO_MANY_STREAMS', 'ERR_FRAMING', 'ERR_SERVER_CLOSING']);
+
+/** Every ingest code, in the order /metrics lists them. */
+export const INGEST_ERROR_CODES: readonly IngestErrorCode[] = [
+  'ERR_DECODE',
+  'ERR_PROTOCOL_VERSION',
+  'ERR_NO_HELLO',
+  'ERR_HELLO_REPEATED',
+  'ERR_FRAME_SIZE_MISMATCH',
+  'ERR_FRAME_TOO_LARGE',
+  'ERR_MESSAGE_TOO_LARGE',
+  'ERR_PIXEL_FORMAT',
+  'ERR_MASK_SIZE',
+  'ERR_TOO_MANY_STREAMS',
+  'ERR_FRAMING',
+  'ERR_SERVER_CLOSING',
+];
+
+/** Codes reported to a viewer in an ErrorReport. */
+export type ViewerErrorCode = 'ERR_DECODE' | 'ERR_PROTOCOL_VERSION' | 'ERR_UNKNOWN_STREAM' | 'ERR_TOO_MANY_VIEWERS';
+
+export class IngestError extends Error {
+  readonly code: IngestErrorCode;
+  readonly fatal: boolean;
+  /** The frame concerned, when the error is about one frame. */
+  readonly sequence: number | undefined;
+
+  constructor(code: IngestErrorCode, message: string, sequence?: number) {
+    super(message);
+    this.name = 'IngestError';
+    this.code = code;
+    this.fatal = FATAL_INGEST_CODES.has(code);
+    this.sequence = sequence;
+  }
+}
+
+export class ViewerError extends Error {
+  readonly code: ViewerErrorCode;
+
+  constructor(code: ViewerErrorCode, message: string) {
+    super(message);
+    this.name = 'ViewerError';
+    this.code = code;
+  }
+}
+
+/** A server or CLI option with a value that cannot be used. */
+export class OptionError extends Error {
+  readonly code = 'ERR_INVALID_OPTION';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'OptionError';
+  }
+}

@@ -1,0 +1,288 @@
+// One device connection, whatever the transport: decodes IngestMessages, opens the stream on
+// the hello, validates frames and hands them to the pipeline, and reports every rejected
+// message to the device as an ErrorReport with a stable code.
+//
+// Backpressure policy: a live stream never waits for the pipeline (submit is not awaited and
+// the pipeline keeps only the latest waiting frame). A lossless stream is paced: the transport
+// stops reading while a frame waits to be taken, and the device receives a FrameAck once the
+// pipeline has taken it, so a device that waits for acks never loses a frame.
+
+import type { segwithu } from '../proto/generated/segwithu.js';
+import type { ServerContext } from './context.js';
+import { IngestError } from './errors.js';
+import type { StreamEntry, StreamSource } from './registry.js';
+import { NO_STREAM } from './telemetry.js';
+import { frameFromMessage, gray16WindowFromHello, type HelloContext } from './validate.js';
+import { encodeIngestReply, PROTOCOL_VERSION, pixelFormatName, proto, uint64ToNumber } from './wire.js';
+
+/** What a transport gives the session to reach its connection. */
+export interface IngestTransport {
+  readonly kind: Extract<StreamSource, 'websocket' | 'tcp'>;
+  readonly remoteAddress: string;
+  send(bytes: Uint8Array): void;
+  /** Bytes queued for sending; replies are skipped (still counted) above REPLY_BUFFER_LIMIT_BYTES. */
+  bufferedBytes(): number;
+  /** Ends the connection after what was sent so far is flushed. */
+  close(reason: string): void;
+  /** Stops and restarts reading from the connection. */
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * Replies a device has not read yet beyond which further ErrorReports are not sent, so a device
+ * that floods bad frames and never reads cannot grow the server's send buffer without bound.
+ */
+const REPLY_BUFFER_LIMIT_BYTES = 1024 * 1024;
+
+export class IngestSession {
+  readonly #context: ServerContext;
+  readonly #transport: IngestTransport;
+  #stream: StreamEntry | undefined;
+  #hello: HelloContext | undefined;
+  /** Lossless frames handed to the pipeline and not yet taken. */
+  #losslessPending = 0;
+  #ended = false;
+
+  constructor(context: ServerContext, transport: IngestTransport) {
+    this.#context = context;
+    this.#transport = transport;
+  }
+
+  get streamId(): string | undefined {
+    return this.#stream?.id;
+  }
+
+  /** Handles one complete message (a WebSocket message or one TCP record). */
+  handleMessage(bytes: Uint8Array): void {
+    const receivedNs = process.hrtime.bigint();
+    if (this.#ended) {
+      return;
+    }
+
+    let message: segwithu.v1.IngestMessage;
+    try {
+      message = proto.IngestMessage.decode(bytes);
+    } catch (error) {
+      this.#reject(new IngestError(
+        'ERR_DECODE',
+        `message of ${bytes.length} bytes is not a valid segwithu.v1.IngestMessage (${(error as Error).message}); send protobuf-encoded IngestMessages`,
+      ), false);
+      return;
+    }
+
+    const isFrame = message.body === 'frame';
+    if (message.protocolVersion !== PROTOCOL_VERSION) {
+      this.#reject(new IngestError(
+        'ERR_PROTOCOL_VERSION',
+        `protocol_version ${message.protocolVersion} is not supported; this server speaks version ${PROTOCOL_VERSION}`,
+        isFrame ? uint64ToNumber(message.frame?.sequence) : undefined,
+      ), isFrame);
+      return;
+    }
+
+    switch (message.body) {
+      case 'hello':
+        this.#handleHello(message.hello!);
+        return;
+      case 'frame':
+        this.#handleFrame(message.frame!, receivedNs);
+        return;
+      case 'goodbye':
+        this.#handleGoodbye(message.goodbye!);
+        return;
+      default:
+        this.#reject(new IngestError('ERR_DECODE', 'IngestMessage has no body; send a hello, a frame or a goodbye'), false);
+    }
+  }
+
+  /** Reports a WebSocket text message: protobuf travels only in binary messages. */
+  rejectTextMessage(byteLength: number): void {
+    this.#reject(new IngestError(
+      'ERR_DECODE',
+      `text message of ${byteLength} bytes received; send each IngestMessage as a binary WebSocket message`,
+    ), false);
+  }
+
+  /** Reports a message the transport discarded unread because it was above maxMessageBytes. */
+  rejectOversize(byteLength: number): void {
+    this.#reject(new IngestError(
+      'ERR_MESSAGE_TOO_LARGE',
+      `message of ${byteLength} bytes is above the server's maximum of ${this.#context.options.maxMessageBytes} bytes; send smaller frames or raise --max-message-bytes`,
+    ), true);
+  }
+
+  /** Reports an error that ends the connection (broken framing) and closes it. */
+  fail(error: IngestError): void {
+    this.#reject(error, false);
+    if (!this.#ended) {
+      this.#transport.close(error.code);
+    }
+  }
+
+  /** Called once the connection is gone: the stream ends and stays listed for the retention time. */
+  end(reason: string): void {
+    if (this.#ended) {
+      return;
+    }
+    this.#ended = true;
+
+    const stream = this.#stream;
+    if (stream !== undefined) {
+      this.#context.registry.end(stream.id);
+    }
+    this.#context.logger.info(
+      { streamId: stream?.id, lastSequence: stream?.lastSequence, transport: this.#transport.kind, remoteAddress: this.#transport.remoteAddress, reason },
+      'device disconnected',
+    );
+  }
+
+  #handleHello(hello: segwithu.v1.IDeviceHello): void {
+    if (this.#stream !== undefined) {
+      this.#reject(new IngestError(
+        'ERR_HELLO_REPEATED',
+        `this connection already streams "${this.#stream.id}"; send one DeviceHello per connection, or reconnect to start another stream`,
+      ), false);
+      return;
+    }
+    if (this.#context.closing) {
+      this.fail(new IngestError('ERR_SERVER_CLOSING', 'the server is shutting down and takes no new streams; reconnect once it is back'));
+      return;
+    }
+
+    const declaredFormat = hello.pixelFormat ?? 0;
+    const pixelFormat = pixelFormatName(declaredFormat);
+    if (declaredFormat !== 0 && pixelFormat === undefined) {
+      this.#reject(new IngestError('ERR_PIXEL_FORMAT', `DeviceHello pixel_format ${declaredFormat} is unknown; send GRAY8, GRAY16, RGB8 or RGBA8`), false);
+      return;
+    }
+
+    let stream: StreamEntry;
+    let gray16Window: [number, number] | undefined;
+    try {
+      gray16Window = gray16WindowFromHello(hello);
+      stream = this.#context.registry.open({
+        name: hello.streamName || `${this.#transport.kind}-device`,
+        source: this.#transport.kind,
+        nominalRateHz: hello.nominalRateHz ?? 0,
+        width: hello.width ?? 0,
+        height: hello.height ?? 0,
+        lossless: hello.lossless ?? false,
+      });
+    } catch (error) {
+      if (!(error instanceof IngestError)) {
+        throw error;
+      }
+      if (error.fatal) {
+        this.fail(error);
+      } else {
+        this.#reject(error, false);
+      }
+      return;
+    }
+
+    this.#stream = stream;
+    this.#hello = { streamId: stream.id, pixelFormat, gray16Window };
+
+    const { manifest } = this.#context.pipeline;
+    this.#send(encodeIngestReply({
+      helloAck: {
+        streamId: stream.id,
+        modelId: `${manifest.model.id}@${manifest.model.version}`,
+        modelInputWidth: manifest.input.width,
+        modelInputHeight: manifest.input.height,
+        resumeAfterSequence: Math.max(0, stream.lastSequence),
+      },
+    }));
+    this.#context.logger.info(
+      {
+        streamId: stream.id,
+        streamName: stream.name,
+        transport: this.#transport.kind,
+        remoteAddress: this.#transport.remoteAddress,
+        lossless: stream.lossless,
+        nominalRateHz: stream.nominalRateHz,
+        width: stream.width,
+        height: stream.height,
+        deviceModel: hello.deviceModel,
+      },
+      'device connected, stream started',
+    );
+  }
+
+  #handleFrame(message: segwithu.v1.IFrame, receivedNs: bigint): void {
+    const stream = this.#stream;
+    const hello = this.#hello;
+    if (stream === undefined || hello === undefined) {
+      this.#reject(new IngestError(
+        'ERR_NO_HELLO',
+        `frame ${uint64ToNumber(message.sequence)} arrived before a DeviceHello; send the hello first on every connection`,
+        uint64ToNumber(message.sequence),
+      ), false);
+      return;
+    }
+
+    let frame;
+    try {
+      frame = frameFromMessage(message, hello, this.#context.options, receivedNs);
+    } catch (error) {
+      if (!(error instanceof IngestError)) {
+        throw error;
+      }
+      this.#reject(error, true);
+      return;
+    }
+    stream.lastSequence = frame.sequence;
+    this.#context.telemetry.stream(stream.id).arrivals.mark();
+
+    if (!stream.lossless) {
+      void this.#context.pipeline.submit(frame, 'live');
+      return;
+    }
+
+    this.#losslessPending += 1;
+    this.#transport.pause();
+    void this.#context.pipeline.submit(frame, 'lossless').then(() => {
+      this.#losslessPending -= 1;
+      if (!this.#ended) {
+        this.#send(encodeIngestReply({ frameAck: { sequence: frame.sequence } }));
+        if (this.#losslessPending === 0) {
+          this.#transport.resume();
+        }
+      }
+    });
+  }
+
+  #handleGoodbye(goodbye: segwithu.v1.IGoodbye): void {
+    this.#context.logger.info({ streamId: this.#stream?.id, reason: goodbye.reason }, 'device said goodbye');
+    this.#transport.close('goodbye');
+  }
+
+  /**
+   * Reports a rejected message to the device, counts it and logs it (rate-limited). A rejected
+   * frame of an open stream also counts in the pipeline as received and dropped 'invalid'.
+   */
+  #reject(error: IngestError, isFrameOfStream: boolean): void {
+    const streamId = this.#stream?.id;
+    this.#context.telemetry.countInvalid(streamId ?? NO_STREAM, error.code);
+    if (isFrameOfStream && streamId !== undefined) {
+      this.#context.pipeline.countInvalid(streamId);
+      this.#context.telemetry.stream(streamId).arrivals.mark();
+    }
+
+    this.#context.errorLog.warn(
+      `${streamId ?? this.#transport.remoteAddress}:${error.code}`,
+      { streamId, sequence: error.sequence, code: error.code, transport: this.#transport.kind, remoteAddress: this.#transport.remoteAddress, err: error.message },
+      'ingest message rejected',
+    );
+
+    this.#send(encodeIngestReply({ error: { code: error.code, message: error.message, sequence: error.sequence ?? 0, fatal: error.fatal } }));
+  }
+
+  #send(bytes: Uint8Array): void {
+    if (this.#ended || this.#transport.bufferedBytes() > REPLY_BUFFER_LIMIT_BYTES) {
+      return;
+    }
+    this.#transport.send(bytes);
+  }
+}

@@ -1,0 +1,170 @@
+// Options of startServer(): where it listens, which model and source it runs, and the limits
+// that protect it from devices and viewers. Every limit has a safe default; resolveServerOptions
+// fills the defaults in and rejects values that cannot work, naming the value and the fix.
+
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { Logger } from 'pino';
+
+import type { AlarmOptions, Pipeline } from '../pipeline/index.js';
+import { OptionError } from './errors.js';
+
+/** Repository root (the folder above stream/). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Frames generated inside the process: no device needed. */
+export interface SyntheticSourceOptions {
+  kind: 'synthetic';
+  /** Frames per second. Default 30. */
+  fps?: number;
+  /** Frame width and height in pixels. Default 640 × 480. */
+  width?: number;
+  height?: number;
+  /** Stream name shown to viewers. Default 'synthetic'. */
+  name?: string;
+}
+
+/** A folder of PNG frames replayed as one stream. */
+export interface ReplaySourceOptions {
+  kind: 'replay';
+  /** Folder with images/ or frames/ (or the PNG files themselves), and optionally masks/ and manifest.csv. */
+  dir: string;
+  /** Frames per second, or 'max' for as fast as the pipeline takes them. Default 30. */
+  fps?: number | 'max';
+  /** Start again at the first frame after the last. Default false. */
+  loop?: boolean;
+  /** Wait for the pipeline to take each frame instead of latest-wins. Default false. */
+  lossless?: boolean;
+  /** Only these clip ids (manifest.csv clip_id). Default: every clip. */
+  clips?: string[];
+  /** Stream name shown to viewers. Default: the folder's name. */
+  name?: string;
+}
+
+export type SourceOptions = SyntheticSourceOptions | ReplaySourceOptions | { kind: 'none' };
+
+export interface ServerOptions {
+  /** Interface to listen on. Default '127.0.0.1' (this machine only). */
+  host?: string;
+  /** HTTP and WebSocket port; 0 lets the system pick a free one. Default 8080. */
+  port?: number;
+  /** TCP ingest port (length-delimited protobuf); 0 lets the system pick one. Default: no TCP ingest. */
+  tcpPort?: number;
+
+  /** Model folder with manifest.json. Default models/carotid in the repository. */
+  modelDir?: string;
+  /** ONNX Runtime execution providers in order of preference. Default ['cpu']. */
+  executionProviders?: string[];
+  /** ONNX Runtime intra-op threads. Default: the pipeline's (2). */
+  intraOpThreads?: number;
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Most frames per inference call, across streams. Default: the pipeline's (4). */
+  maxBatch?: number;
+  /** Longest wait for a batch to fill, in ms. Default: the pipeline's (0). */
+  maxBatchWaitMs?: number;
+  /** Lossless frames that may wait per stream. Default: the pipeline's (8). */
+  maxQueuePerStream?: number;
+  /** Alarm hysteresis. Default: the model manifest's. */
+  alarm?: AlarmOptions;
+  /** A pipeline built by the caller; the server then ignores the model options and closes it on close(). */
+  pipeline?: Pipeline;
+
+  /** In-process source started with the server. Default { kind: 'none' }. */
+  source?: SourceOptions;
+  /** Folder served at `/` (the built viewer). Default client/dist in the repository. */
+  clientDir?: string;
+
+  /** Largest accepted ingest message, in bytes. Default 32 MiB (a 2048 × 2048 RGBA8 frame with its mask fits). */
+  maxMessageBytes?: number;
+  /** Largest accepted width × height of a frame, in pixels. Default 2048 × 2048. */
+  maxFramePixels?: number;
+  /** Streams served at the same time. Default 16. */
+  maxStreams?: number;
+  /** Viewers per stream. Default 8. */
+  maxViewersPerStream?: number;
+  /** Bytes a viewer socket may have queued before results for it are skipped. Default 8 MiB. */
+  viewerMaxBufferedBytes?: number;
+  /** How long a stream stays listed (with its counters) after its device disconnects, in ms. Default 60 000. */
+  streamRetentionMs?: number;
+  /** How long close() lets the pipeline finish frames already taken, in ms. Default 5000. */
+  shutdownDeadlineMs?: number;
+
+  logger?: Logger;
+  /** pino level when no logger is given. Default 'info'. */
+  logLevel?: string;
+}
+
+type Defaulted = 'host' | 'port' | 'modelDir' | 'source' | 'clientDir' | 'maxMessageBytes' | 'maxFramePixels' | 'maxStreams'
+  | 'maxViewersPerStream' | 'viewerMaxBufferedBytes' | 'streamRetentionMs' | 'shutdownDeadlineMs' | 'logLevel';
+
+export type ResolvedServerOptions = Omit<ServerOptions, Defaulted> & Required<Pick<ServerOptions, Defaulted>>;
+
+const MIB = 1024 * 1024;
+
+export const SERVER_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8080,
+  modelDir: path.join(REPO_ROOT, 'models', 'carotid'),
+  clientDir: path.join(REPO_ROOT, 'client', 'dist'),
+  maxMessageBytes: 32 * MIB,
+  maxFramePixels: 2048 * 2048,
+  maxStreams: 16,
+  maxViewersPerStream: 8,
+  viewerMaxBufferedBytes: 8 * MIB,
+  streamRetentionMs: 60_000,
+  shutdownDeadlineMs: 5000,
+  logLevel: 'info',
+} as const;
+
+function requireInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new OptionError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}; pass a value in that range or leave it out for the default`);
+  }
+  return value;
+}
+
+function requirePositive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new OptionError(`${name} must be a number above 0, got ${String(value)}; pass a positive value or leave it out for the default`);
+  }
+  return value;
+}
+
+function resolveSource(source: SourceOptions | undefined): SourceOptions {
+  if (source === undefined || source.kind === 'none') {
+    return { kind: 'none' };
+  }
+  if (source.fps !== undefined && source.fps !== 'max') {
+    requirePositive('source.fps', source.fps);
+  }
+  if (source.kind === 'replay' && source.dir.length === 0) {
+    throw new OptionError('source.dir is empty; pass the folder to replay, for example replay:/data/ccaui-carotid');
+  }
+  return source;
+}
+
+/** Fills in defaults and checks every limit; throws OptionError naming the bad value. */
+export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
+  const resolved: ResolvedServerOptions = {
+    ...options,
+    host: options.host ?? SERVER_DEFAULTS.host,
+    port: requireInteger('port', options.port ?? SERVER_DEFAULTS.port, 0, 65535),
+    modelDir: path.resolve(options.modelDir ?? SERVER_DEFAULTS.modelDir),
+    source: resolveSource(options.source),
+    clientDir: path.resolve(options.clientDir ?? SERVER_DEFAULTS.clientDir),
+    maxMessageBytes: requireInteger('maxMessageBytes', options.maxMessageBytes ?? SERVER_DEFAULTS.maxMessageBytes, 1024, 1024 * MIB),
+    maxFramePixels: requireInteger('maxFramePixels', options.maxFramePixels ?? SERVER_DEFAULTS.maxFramePixels, 1),
+    maxStreams: requireInteger('maxStreams', options.maxStreams ?? SERVER_DEFAULTS.maxStreams, 1),
+    maxViewersPerStream: requireInteger('maxViewersPerStream', options.maxViewersPerStream ?? SERVER_DEFAULTS.maxViewersPerStream, 1),
+    viewerMaxBufferedBytes: requireInteger('viewerMaxBufferedBytes', options.viewerMaxBufferedBytes ?? SERVER_DEFAULTS.viewerMaxBufferedBytes, 0),
+    streamRetentionMs: requireInteger('streamRetentionMs', options.streamRetentionMs ?? SERVER_DEFAULTS.streamRetentionMs, 0),
+    shutdownDeadlineMs: requireInteger('shutdownDeadlineMs', options.shutdownDeadlineMs ?? SERVER_DEFAULTS.shutdownDeadlineMs, 0),
+    logLevel: options.logLevel ?? SERVER_DEFAULTS.logLevel,
+  };
+
+  if (options.tcpPort !== undefined) {
+    requireInteger('tcpPort', options.tcpPort, 0, 65535);
+  }
+  return resolved;
+}

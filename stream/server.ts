@@ -1,0 +1,161 @@
+// startServer(): the fastify server with its plugins (ingest over WebSocket and TCP, viewers,
+// status routes, static viewer files), the pipeline, and the in-process source.
+
+import fastifyWebsocket from '@fastify/websocket';
+import { fastify, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import type { Logger } from 'pino';
+
+import type { AlarmOptions, Pipeline, PipelineOptions } from '../pipeline/index.js';
+import type { ServerContext } from './context.js';
+import { OptionError } from './errors.js';
+import { createLogger, RateLimitedLog } from './log.js';
+import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { ingestTcpPlugin } from './plugins/ingest-tcp.js';
+import { ingestWebSocketPlugin } from './plugins/ingest-websocket.js';
+import { staticFilesPlugin } from './plugins/static-files.js';
+import { statusRoutesPlugin } from './plugins/status-routes.js';
+import { viewerWebSocketPlugin } from './plugins/viewer-websocket.js';
+import { StreamRegistry } from './registry.js';
+import { startSource, type RunningSource } from './sources/index.js';
+import { Telemetry } from './telemetry.js';
+import { ViewerHub } from './viewer-hub.js';
+
+/** WebSocket close code for a server going away (RFC 6455 section 7.4.1). */
+const CLOSE_GOING_AWAY = 1001;
+
+export interface RunningServer {
+  /** http://host:port of the HTTP and WebSocket endpoints. */
+  readonly url: string;
+  readonly port: number;
+  /** TCP ingest port, or undefined when TCP ingest is off. */
+  readonly tcpPort: number | undefined;
+  /** Stream id of the in-process source, when one runs. */
+  readonly sourceStreamId: string | undefined;
+  readonly pipeline: Pipeline;
+  readonly app: FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, Logger>;
+  /**
+   * Shuts down: stops the source and ingest, lets the pipeline finish frames already taken (up
+   * to shutdownDeadlineMs), closes viewers with 1001 and stops listening. Safe to call twice.
+   */
+  close(): Promise<void>;
+}
+
+async function buildPipeline(options: ResolvedServerOptions, context: { logger: ServerContext['logger'] }): Promise<Pipeline> {
+  if (options.pipeline !== undefined) {
+    return options.pipeline;
+  }
+  // Loaded here so that a caller passing its own pipeline never loads ONNX Runtime.
+  const { createPipeline } = await import('../pipeline/index.js');
+  const pipelineOptions: PipelineOptions = { modelDir: options.modelDir, logger: context.logger };
+  if (options.executionProviders !== undefined) pipelineOptions.executionProviders = options.executionProviders;
+  if (options.intraOpThreads !== undefined) pipelineOptions.intraOpThreads = options.intraOpThreads;
+  if (options.graphOptimizationLevel !== undefined) pipelineOptions.graphOptimizationLevel = options.graphOptimizationLevel;
+  if (options.maxBatch !== undefined) pipelineOptions.maxBatch = options.maxBatch;
+  if (options.maxBatchWaitMs !== undefined) pipelineOptions.maxBatchWaitMs = options.maxBatchWaitMs;
+  if (options.maxQueuePerStream !== undefined) pipelineOptions.maxQueuePerStream = options.maxQueuePerStream;
+  if (options.alarm !== undefined) pipelineOptions.alarm = options.alarm;
+  return createPipeline(pipelineOptions);
+}
+
+function alarmOf(options: ResolvedServerOptions, pipeline: Pipeline): AlarmOptions {
+  if (options.alarm !== undefined) {
+    return options.alarm;
+  }
+  const { alarm } = pipeline.manifest;
+  return { enter: alarm.enter, exit: alarm.exit, enterFrames: alarm.enter_frames, exitFrames: alarm.exit_frames };
+}
+
+function formatUrl(host: string, port: number): string {
+  return host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
+}
+
+export async function startServer(input: ServerOptions = {}): Promise<RunningServer> {
+  const options = resolveServerOptions(input);
+  const logger = options.logger ?? createLogger(options.logLevel);
+  const pipeline = await buildPipeline(options, { logger });
+
+  const telemetry = new Telemetry();
+  const registry = new StreamRegistry({
+    pipeline,
+    maxStreams: options.maxStreams,
+    retentionMs: options.streamRetentionMs,
+    onForget: (streamId) => telemetry.forgetStream(streamId),
+  });
+  const errorLog = new RateLimitedLog(logger);
+  const hub = new ViewerHub({
+    pipeline,
+    registry,
+    telemetry,
+    logger,
+    errorLog,
+    maxViewersPerStream: options.maxViewersPerStream,
+    maxBufferedBytes: options.viewerMaxBufferedBytes,
+    alarm: alarmOf(options, pipeline),
+  });
+  const context: ServerContext = { options, pipeline, registry, hub, telemetry, logger, errorLog, ingestConnections: new Set(), closing: false };
+
+  const app = fastify({ loggerInstance: logger, disableRequestLogging: true });
+  // ws reads messages up to twice maxMessageBytes, so that a message just above the limit is
+  // answered with ERR_MESSAGE_TOO_LARGE and the connection survives; beyond that ws closes it (1009).
+  await app.register(fastifyWebsocket, { options: { maxPayload: 2 * options.maxMessageBytes } });
+  await app.register(ingestWebSocketPlugin, { context });
+  await app.register(viewerWebSocketPlugin, { context });
+  await app.register(statusRoutesPlugin, { context });
+  await app.register(staticFilesPlugin, { clientDir: options.clientDir });
+  const tcpBound: { port?: number } = {};
+  if (options.tcpPort !== undefined) {
+    await app.register(ingestTcpPlugin, { context, host: options.host, port: options.tcpPort, bound: tcpBound });
+  }
+
+  hub.start();
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await pipeline.close(0);
+    await app.close();
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new OptionError(`port ${options.port} (or TCP port ${options.tcpPort}) on ${options.host} is in use; pass another --port / --tcp-port, or 0 for any free port`);
+    }
+    throw error;
+  }
+
+  const port = (app.server.address() as { port: number }).port;
+  const url = formatUrl(options.host, port);
+
+  let source: RunningSource | undefined;
+  try {
+    source = await startSource(context, options.source);
+  } catch (error) {
+    await shutdown();
+    throw error;
+  }
+  logger.info({ url, tcpPort: tcpBound.port, model: pipeline.manifest.model, source: options.source.kind }, 'server started');
+
+  let closed: Promise<void> | undefined;
+  async function shutdown(): Promise<void> {
+    const startedMs = performance.now();
+    context.closing = true;
+    logger.info({ deadlineMs: options.shutdownDeadlineMs }, 'server stopping');
+
+    await source?.stop();
+    for (const connection of context.ingestConnections) {
+      connection.shutdown('shutdown');
+    }
+    await pipeline.close(options.shutdownDeadlineMs);
+    hub.closeAll(CLOSE_GOING_AWAY, 'server shutting down');
+    registry.close();
+    await app.close();
+
+    logger.info({ durationMs: Math.round(performance.now() - startedMs), streams: registry.list().length }, 'server stopped');
+  }
+
+  return {
+    url,
+    port,
+    tcpPort: tcpBound.port,
+    sourceStreamId: source?.streamId,
+    pipeline,
+    app,
+    close: () => (closed ??= shutdown()),
+  };
+}

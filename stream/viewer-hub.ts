@@ -1,0 +1,264 @@
+// Fan-out of results to viewers. Each viewer subscribes to one stream; every result of that
+// stream is encoded once and sent to each of its viewers.
+//
+// Backpressure policy: per-viewer send budget, skip when behind. A result is not sent to a
+// viewer whose socket already has more than viewerMaxBufferedBytes queued; the skip is counted
+// and the next update the viewer receives says how many it missed. Nothing waits for a viewer,
+// so a slow viewer never slows the pipeline, the device or the other viewers.
+
+import type { Logger } from 'pino';
+import type { Subscription } from 'rxjs';
+
+import type { AlarmOptions, Pipeline, Result } from '../pipeline/index.js';
+import type { segwithu } from '../proto/generated/segwithu.js';
+import { ViewerError } from './errors.js';
+import type { RateLimitedLog } from './log.js';
+import type { StreamEntry, StreamRegistry } from './registry.js';
+import type { Telemetry } from './telemetry.js';
+import { encodeViewerUpdate, wrapViewerUpdate } from './viewer-update.js';
+import { bigIntToUint64, encodeViewerMessage, PROTOCOL_VERSION, proto, wallClockNs } from './wire.js';
+
+/** The part of a ws WebSocket the hub uses. */
+export interface ViewerSocket {
+  readonly bufferedAmount: number;
+  readonly readyState: number;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** ws readyState of an open socket. */
+const OPEN = 1;
+
+export interface Viewer {
+  readonly id: number;
+  readonly socket: ViewerSocket;
+  readonly remoteAddress: string;
+  /** Stream subscribed to; undefined before Subscribe, or while waiting for the first stream. */
+  streamId: string | undefined;
+  /** Subscribed with an empty stream id and no stream existed yet: bound to the first that opens. */
+  waitingForStream: boolean;
+  skippedSinceLast: number;
+}
+
+export interface ViewerHubOptions {
+  pipeline: Pipeline;
+  registry: StreamRegistry;
+  telemetry: Telemetry;
+  logger: Logger;
+  errorLog: RateLimitedLog;
+  maxViewersPerStream: number;
+  maxBufferedBytes: number;
+  /** Alarm thresholds the pipeline runs with, sent to viewers in Subscribed. */
+  alarm: AlarmOptions;
+}
+
+export function streamInfo(entry: StreamEntry): segwithu.v1.IStreamInfo {
+  return {
+    streamId: entry.id,
+    streamName: entry.name,
+    nominalRateHz: entry.nominalRateHz,
+    width: entry.width,
+    height: entry.height,
+    viewers: entry.viewers,
+    source: entry.source,
+  };
+}
+
+export class ViewerHub {
+  readonly #options: ViewerHubOptions;
+  readonly #viewers = new Set<Viewer>();
+  readonly #subscriptions: Subscription[] = [];
+  #nextId = 1;
+
+  constructor(options: ViewerHubOptions) {
+    this.#options = options;
+  }
+
+  /** Starts forwarding results and stream list changes. */
+  start(): void {
+    this.#subscriptions.push(
+      this.#options.pipeline.results$.subscribe({
+        next: (result) => this.#fanOut(result),
+        error: (error: unknown) => this.#options.logger.error({ err: error }, 'pipeline results ended with an error; viewers get no more results'),
+      }),
+      this.#options.registry.changes$.subscribe(() => this.#onStreamsChanged()),
+    );
+  }
+
+  get size(): number {
+    return this.#viewers.size;
+  }
+
+  add(socket: ViewerSocket, remoteAddress: string): Viewer {
+    const viewer: Viewer = { id: this.#nextId++, socket, remoteAddress, streamId: undefined, waitingForStream: false, skippedSinceLast: 0 };
+    this.#viewers.add(viewer);
+    this.#options.logger.info({ viewerId: viewer.id, remoteAddress }, 'viewer connected');
+    this.#send(viewer, encodeViewerMessage({ streams: this.#streamList() }));
+    return viewer;
+  }
+
+  remove(viewer: Viewer, reason: string): void {
+    if (!this.#viewers.delete(viewer)) {
+      return;
+    }
+    this.#unbind(viewer);
+    this.#options.logger.info({ viewerId: viewer.id, streamId: viewer.streamId, remoteAddress: viewer.remoteAddress, reason }, 'viewer disconnected');
+  }
+
+  /** Handles one ViewerRequest; a bad request is answered with an ErrorReport, never a disconnect. */
+  handleRequest(viewer: Viewer, bytes: Uint8Array): void {
+    let request: segwithu.v1.ViewerRequest;
+    try {
+      request = proto.ViewerRequest.decode(bytes);
+    } catch (error) {
+      this.#reject(viewer, new ViewerError('ERR_DECODE', `request of ${bytes.length} bytes is not a valid segwithu.v1.ViewerRequest (${(error as Error).message})`));
+      return;
+    }
+    if (request.protocolVersion !== PROTOCOL_VERSION) {
+      this.#reject(viewer, new ViewerError('ERR_PROTOCOL_VERSION', `protocol_version ${request.protocolVersion} is not supported; this server speaks version ${PROTOCOL_VERSION}`));
+      return;
+    }
+
+    switch (request.body) {
+      case 'subscribe':
+        this.#subscribe(viewer, request.subscribe?.streamId ?? '');
+        return;
+      case 'ping':
+        this.#send(viewer, encodeViewerMessage({
+          pong: { clientWallNs: request.ping?.clientWallNs ?? 0, serverWallNs: bigIntToUint64(wallClockNs()) },
+        }));
+        return;
+      default:
+        this.#reject(viewer, new ViewerError('ERR_DECODE', 'ViewerRequest has no body; send subscribe or ping'));
+    }
+  }
+
+  /** Closes every viewer socket with `code` (1001 at shutdown) and stops forwarding. */
+  closeAll(code: number, reason: string): void {
+    for (const subscription of this.#subscriptions) {
+      subscription.unsubscribe();
+    }
+    this.#subscriptions.length = 0;
+    for (const viewer of [...this.#viewers]) {
+      viewer.socket.close(code, reason);
+      this.remove(viewer, reason);
+    }
+  }
+
+  #subscribe(viewer: Viewer, requestedId: string): void {
+    const { registry } = this.#options;
+    const entry = requestedId === '' ? registry.active()[0] : registry.get(requestedId);
+
+    if (entry === undefined && requestedId !== '') {
+      const known = registry.list().map((stream) => stream.id).join(', ') || 'none';
+      this.#reject(viewer, new ViewerError('ERR_UNKNOWN_STREAM', `stream "${requestedId}" is not known (streams: ${known}); subscribe to one of them, or to "" for the first live stream`));
+      return;
+    }
+
+    this.#unbind(viewer);
+    if (entry === undefined) {
+      viewer.waitingForStream = true;
+      this.#options.logger.info({ viewerId: viewer.id }, 'viewer waits for the first stream');
+      return;
+    }
+    this.#bind(viewer, entry);
+  }
+
+  #bind(viewer: Viewer, entry: StreamEntry): void {
+    if (entry.viewers >= this.#options.maxViewersPerStream) {
+      this.#reject(viewer, new ViewerError('ERR_TOO_MANY_VIEWERS', `stream "${entry.id}" already has ${entry.viewers} viewers (maxViewersPerStream ${this.#options.maxViewersPerStream}); close another viewer or raise --max-viewers-per-stream`));
+      return;
+    }
+    viewer.streamId = entry.id;
+    viewer.waitingForStream = false;
+    viewer.skippedSinceLast = 0;
+    entry.viewers += 1;
+
+    const { alarm, pipeline } = this.#options;
+    this.#send(viewer, encodeViewerMessage({
+      subscribed: {
+        stream: streamInfo(entry),
+        alarm: { enter: alarm.enter, exit: alarm.exit, enterFrames: alarm.enterFrames, exitFrames: alarm.exitFrames },
+        modelId: `${pipeline.manifest.model.id}@${pipeline.manifest.model.version}`,
+      },
+    }));
+    this.#options.logger.info({ viewerId: viewer.id, streamId: entry.id }, 'viewer subscribed');
+  }
+
+  #unbind(viewer: Viewer): void {
+    viewer.waitingForStream = false;
+    if (viewer.streamId === undefined) {
+      return;
+    }
+    const entry = this.#options.registry.get(viewer.streamId);
+    if (entry !== undefined) {
+      entry.viewers = Math.max(0, entry.viewers - 1);
+    }
+    viewer.streamId = undefined;
+  }
+
+  #fanOut(result: Result): void {
+    const audience = [...this.#viewers].filter((viewer) => viewer.streamId === result.streamId);
+    if (audience.length === 0) {
+      return;
+    }
+
+    const stats = this.#options.telemetry.stream(result.streamId);
+    const sentNs = process.hrtime.bigint();
+    let update: Uint8Array;
+    try {
+      update = encodeViewerUpdate(result, this.#options.pipeline.counters(result.streamId), sentNs, wallClockNs());
+    } catch (error) {
+      this.#options.errorLog.error(`encode:${result.streamId}`, { streamId: result.streamId, sequence: result.sequence, err: error }, 'viewer update could not be encoded; result not sent');
+      return;
+    }
+
+    let sent = 0;
+    for (const viewer of audience) {
+      if (viewer.socket.readyState !== OPEN || viewer.socket.bufferedAmount > this.#options.maxBufferedBytes) {
+        viewer.skippedSinceLast += 1;
+        stats.viewerUpdatesSkipped += 1;
+        continue;
+      }
+      viewer.socket.send(wrapViewerUpdate(update, viewer.skippedSinceLast));
+      viewer.skippedSinceLast = 0;
+      stats.viewerUpdatesSent += 1;
+      sent += 1;
+    }
+
+    if (sent > 0) {
+      stats.sendLatencyMs.observe(Number(sentNs - result.timestamps.receivedNs) / 1e6);
+    }
+  }
+
+  #onStreamsChanged(): void {
+    const list = encodeViewerMessage({ streams: this.#streamList() });
+    const firstActive = this.#options.registry.active()[0];
+    for (const viewer of this.#viewers) {
+      if (viewer.waitingForStream && firstActive !== undefined) {
+        this.#bind(viewer, firstActive);
+      }
+      this.#send(viewer, list);
+    }
+  }
+
+  #streamList(): segwithu.v1.IStreamList {
+    return { streams: this.#options.registry.list().map(streamInfo) };
+  }
+
+  #reject(viewer: Viewer, error: ViewerError): void {
+    this.#options.errorLog.warn(
+      `viewer:${viewer.id}:${error.code}`,
+      { viewerId: viewer.id, streamId: viewer.streamId, code: error.code, remoteAddress: viewer.remoteAddress, err: error.message },
+      'viewer request rejected',
+    );
+    this.#send(viewer, encodeViewerMessage({ error: { code: error.code, message: error.message, fatal: false } }));
+  }
+
+  /** Sends a control message; control messages are small and skipped only when the socket is not open. */
+  #send(viewer: Viewer, bytes: Uint8Array): void {
+    if (viewer.socket.readyState === OPEN) {
+      viewer.socket.send(bytes);
+    }
+  }
+}
