@@ -29,7 +29,7 @@ export {
   type QueryPrefix,
 } from './message.js';
 export { IgtlParser, DEFAULT_MAX_BODY_BYTES, type IgtlParseEvent, type IgtlParserOptions, type IgtlParserState } from './parser.js';
-export { imageToFrame, SubvolumeCanvas, type FrameStamp } from './to-frame.js';
+export { imageToFrame, toHostArray, SubvolumeCanvas, type FrameStamp } from './to-frame.js';
 export { encodeResult, outputDeviceNames, riskText, modelMapToFrame, defaultGeometry, type ResultMessages } from './from-result.js';
 export { IgtlMetrics } from './metrics.js';
 export { IgtlStreams, ResultEncoder } from './streams.js';
