@@ -296,13 +296,14 @@ describe.skipIf(missing.length > 0 && !underCi)('OpenIGTLink reference interop',
     const lines = await receiving;
 
     expect(lines[0]).toBe('CONNECTED');
-    const received = lines.slice(1).map((line) => ({ type: line.split(' ')[0], ...fields(line) }));
+    const received = lines.slice(1).map((line): Record<string, string> => ({ kind: line.split(' ')[0], ...fields(line) }));
     expect(received).toHaveLength(3 * frames);
     expect(results).toHaveLength(frames);
 
     results.forEach((result, r) => {
       const encoded = encodeResult(result, 'RefSender');
       const [label, errorProbability, risk] = received.slice(3 * r, 3 * r + 3);
+      expect([label.kind, errorProbability.kind, risk.kind]).toEqual(['IMAGE', 'IMAGE', 'STRING']);
       expect([label.device, errorProbability.device, risk.device]).toEqual(['RefSender_label', 'RefSender_errprob', 'RefSender_risk']);
 
       for (const [line, bytes] of [[label, encoded.label], [errorProbability, encoded.errorProbability]] as const) {
