@@ -34,6 +34,7 @@ export class DeviceConnection {
   readonly closed: Promise<ConnectionClosed>;
 
   readonly #sendBytes: (bytes: Uint8Array) => void;
+  readonly #sendUnframed: (bytes: Uint8Array) => void;
   readonly #bufferedBytes: () => number;
   readonly #end: () => void;
   readonly #waiters = new Set<() => void>();
@@ -43,10 +44,11 @@ export class DeviceConnection {
   #isClosed = false;
 
   private constructor(
-    transport: { send: (bytes: Uint8Array) => void; bufferedBytes: () => number; end: () => void },
+    transport: { send: (bytes: Uint8Array) => void; sendUnframed: (bytes: Uint8Array) => void; bufferedBytes: () => number; end: () => void },
     subscribe: (onReply: (bytes: Uint8Array) => void, onClose: (closed: ConnectionClosed) => void) => void,
   ) {
     this.#sendBytes = transport.send;
+    this.#sendUnframed = transport.sendUnframed;
     this.#bufferedBytes = transport.bufferedBytes;
     this.#end = transport.end;
     this.closed = new Promise((resolve) => {
@@ -85,6 +87,7 @@ export class DeviceConnection {
     return new DeviceConnection(
       {
         send: (bytes) => socket.send(bytes),
+        sendUnframed: (bytes) => socket.send(bytes),
         bufferedBytes: () => socket.bufferedAmount,
         end: () => socket.close(1000, 'device done'),
       },
@@ -110,6 +113,9 @@ export class DeviceConnection {
       {
         send: (bytes) => {
           socket.write(encodeLengthPrefixed(bytes));
+        },
+        sendUnframed: (bytes) => {
+          socket.write(bytes);
         },
         bufferedBytes: () => socket.writableLength,
         end: () => socket.end(),
@@ -186,6 +192,13 @@ export class DeviceConnection {
   sendRaw(bytes: Uint8Array): void {
     if (!this.#isClosed) {
       this.#sendBytes(bytes);
+    }
+  }
+
+  /** Writes bytes as they are: over TCP without the length prefix, for tests of broken framing. */
+  sendUnframed(bytes: Uint8Array): void {
+    if (!this.#isClosed) {
+      this.#sendUnframed(bytes);
     }
   }
 

@@ -3,10 +3,11 @@
 // message to the device as an ErrorReport with a stable code.
 //
 // Backpressure policy: a live stream never waits for the pipeline (submit is not awaited and
-// the pipeline keeps only the latest waiting frame). A lossless stream is paced: the transport
-// stops reading while a frame waits to be taken, and the device receives a FrameAck once the
-// pipeline has taken it, so a device that waits for acks never loses a frame.
+// the pipeline keeps only the latest waiting frame). A lossless stream is paced: frames go to
+// the pipeline one at a time, the transport stops reading while one waits to be taken, and the
+// device receives a FrameAck once the pipeline has taken it, so no lossless frame is dropped.
 
+import type { Frame } from '../pipeline/index.js';
 import type { segwithu } from '../proto/generated/segwithu.js';
 import type { ServerContext } from './context.js';
 import { IngestError } from './errors.js';
@@ -40,8 +41,10 @@ export class IngestSession {
   readonly #transport: IngestTransport;
   #stream: StreamEntry | undefined;
   #hello: HelloContext | undefined;
-  /** Lossless frames handed to the pipeline and not yet taken. */
-  #losslessPending = 0;
+  /** Lossless frames read from the device and not yet handed to the pipeline. */
+  readonly #losslessBacklog: Frame[] = [];
+  /** True while #submitLossless is handing frames to the pipeline. */
+  #submitting = false;
   #ended = false;
 
   constructor(context: ServerContext, transport: IngestTransport) {
@@ -240,17 +243,29 @@ export class IngestSession {
       return;
     }
 
-    this.#losslessPending += 1;
+    this.#losslessBacklog.push(frame);
     this.#transport.pause();
-    void this.#context.pipeline.submit(frame, 'lossless').then(() => {
-      this.#losslessPending -= 1;
-      if (!this.#ended) {
-        this.#send(encodeIngestReply({ frameAck: { sequence: frame.sequence } }));
-        if (this.#losslessPending === 0) {
-          this.#transport.resume();
-        }
-      }
-    });
+    void this.#submitLossless();
+  }
+
+  /**
+   * Hands lossless frames to the pipeline one at a time, in order, acknowledging each once taken.
+   * Frames the transport had already read when it paused wait here; reading resumes once they
+   * are all taken. Frames left when the device disconnects are still submitted, so none is lost.
+   */
+  async #submitLossless(): Promise<void> {
+    if (this.#submitting) {
+      return;
+    }
+    this.#submitting = true;
+    for (let frame = this.#losslessBacklog.shift(); frame !== undefined; frame = this.#losslessBacklog.shift()) {
+      await this.#context.pipeline.submit(frame, 'lossless');
+      this.#send(encodeIngestReply({ frameAck: { sequence: frame.sequence } }));
+    }
+    this.#submitting = false;
+    if (!this.#ended) {
+      this.#transport.resume();
+    }
   }
 
   #handleGoodbye(goodbye: segwithu.v1.IGoodbye): void {

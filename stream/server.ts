@@ -2,7 +2,7 @@
 // status routes, static viewer files), the pipeline, and the in-process source.
 
 import fastifyWebsocket from '@fastify/websocket';
-import { fastify, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import { fastify, LogController, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
 
 import type { AlarmOptions, Pipeline, PipelineOptions } from '../pipeline/index.js';
@@ -94,7 +94,9 @@ export async function startServer(input: ServerOptions = {}): Promise<RunningSer
   });
   const context: ServerContext = { options, pipeline, registry, hub, telemetry, logger, errorLog, ingestConnections: new Set(), closing: false };
 
-  const app = fastify({ loggerInstance: logger, disableRequestLogging: true });
+  // Requests are not logged one by one (a Prometheus scrape every few seconds would flood the
+  // log); starts, stops, connections and errors are.
+  const app = fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) });
   // ws reads messages up to twice maxMessageBytes, so that a message just above the limit is
   // answered with ERR_MESSAGE_TOO_LARGE and the connection survives; beyond that ws closes it (1009).
   await app.register(fastifyWebsocket, { options: { maxPayload: 2 * options.maxMessageBytes } });
