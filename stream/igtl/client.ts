@@ -16,7 +16,7 @@ import { IgtlError } from './errors.js';
 import { encodeQueryMessage } from './message.js';
 import { IgtlMetrics } from './metrics.js';
 import type { IgtlParserOptions } from './parser.js';
-import { IgtlStreams, ResultEncoder } from './streams.js';
+import { IgtlStreams, ResultEncoder, type IgtlStreamDirectory } from './streams.js';
 
 export interface BackoffOptions {
   /** Delay before the first reconnection, in ms. Default 250. */
@@ -46,7 +46,7 @@ export interface IgtlClientOptions extends BackoffOptions {
   parser?: IgtlParserOptions;
   maxSendBufferBytes?: number;
   /** Shared with an IgtlListener so output device names resolve for this client's streams. Default: a new one. */
-  streams?: IgtlStreams;
+  streams?: IgtlStreamDirectory;
   metrics?: IgtlMetrics;
   logger?: Logger;
 }
@@ -60,7 +60,7 @@ export function backoffDelayMs(attempt: number, options: BackoffOptions = {}, ra
 
 export class IgtlClient {
   readonly metrics: IgtlMetrics;
-  readonly streams: IgtlStreams;
+  readonly streams: IgtlStreamDirectory;
   /** Connection attempts made so far. */
   attempts = 0;
 
@@ -139,7 +139,7 @@ export class IgtlClient {
     socket.setNoDelay(true);
     const connection = new IgtlConnection({
       socket,
-      streamPrefix: `igtl/${this.#options.host}:${this.#options.port}`,
+      peer: `igtl/${this.#options.host}:${this.#options.port}`,
       sink: this.#options.sink,
       streams: this.streams,
       encoder: this.#encoder,

@@ -26,7 +26,7 @@ import { encodeStatusMessage, type IgtlMessage } from './message.js';
 import { IgtlParser, type IgtlParseEvent, type IgtlParserOptions } from './parser.js';
 import { StatusCode } from './status.js';
 import type { IgtlMetrics } from './metrics.js';
-import { IgtlStreams, type ResultEncoder } from './streams.js';
+import type { IgtlStreamDirectory, ResultEncoder } from './streams.js';
 import { SubvolumeCanvas, imageToFrame } from './to-frame.js';
 
 export type SubmitMode = 'live' | 'lossless';
@@ -48,9 +48,9 @@ export type ResultRouting = 'auto' | 'all' | 'own' | 'none';
 export interface IgtlConnectionOptions {
   socket: Socket;
   /** Names the peer in stream ids and logs, e.g. "igtl/127.0.0.1". */
-  streamPrefix: string;
+  peer: string;
   sink: FrameSink;
-  streams: IgtlStreams;
+  streams: IgtlStreamDirectory;
   encoder: ResultEncoder;
   metrics: IgtlMetrics;
   logger: Logger;
@@ -84,13 +84,13 @@ let nextConnectionId = 1;
 
 export class IgtlConnection {
   readonly id: number;
-  readonly streamPrefix: string;
+  readonly peer: string;
   /** Resolves when the socket has closed. */
   readonly closed: Promise<void>;
 
   #socket: Socket;
   #sink: FrameSink;
-  #streams: IgtlStreams;
+  #streams: IgtlStreamDirectory;
   #encoder: ResultEncoder;
   #metrics: IgtlMetrics;
   #log: Logger;
@@ -101,7 +101,8 @@ export class IgtlConnection {
   #replyVersion: HeaderVersion;
   #onMessage: ((message: IgtlMessage) => void) | undefined;
 
-  #ownStreams = new Set<string>();
+  /** Streams this connection opened, by device name; they end when it closes. */
+  #ownStreams = new Map<string, string>();
   #pending = new Map<string, Result>();
   #paused = false;
   #ended = false;
@@ -109,7 +110,7 @@ export class IgtlConnection {
 
   constructor(options: IgtlConnectionOptions) {
     this.id = nextConnectionId++;
-    this.streamPrefix = options.streamPrefix;
+    this.peer = options.peer;
     this.#socket = options.socket;
     this.#sink = options.sink;
     this.#streams = options.streams;
@@ -121,7 +122,7 @@ export class IgtlConnection {
     this.#maxSendBufferBytes = options.maxSendBufferBytes ?? 8 * 1024 * 1024;
     this.#replyVersion = options.replyVersion ?? 1;
     this.#onMessage = options.onMessage;
-    this.#log = options.logger.child({ connection: this.id, peer: this.streamPrefix });
+    this.#log = options.logger.child({ connection: this.id, peer: this.peer });
 
     this.#metrics.connectionsOpened += 1;
     this.#metrics.connectionsActive += 1;
@@ -131,6 +132,7 @@ export class IgtlConnection {
       this.#socket.once('close', () => {
         this.#ended = true;
         this.#pending.clear();
+        for (const streamId of this.#ownStreams.values()) this.#streams.end(streamId);
         this.#metrics.connectionsActive -= 1;
         this.#log.info('OpenIGTLink connection closed');
         resolve();
@@ -153,9 +155,9 @@ export class IgtlConnection {
       case 'all':
         return true;
       case 'own':
-        return this.#ownStreams.has(streamId);
+        return this.#ownsStream(streamId);
       case 'auto':
-        return this.#ownStreams.size === 0 || this.#ownStreams.has(streamId);
+        return this.#ownStreams.size === 0 || this.#ownsStream(streamId);
     }
   }
 
@@ -232,12 +234,12 @@ export class IgtlConnection {
   }
 
   #submitImage(message: Extract<IgtlMessage, { kind: 'image' }>): void {
-    const { header } = message;
+    const { header, image } = message;
     const receivedNs = process.hrtime.bigint();
     let frame: Frame;
     try {
-      const whole = this.#canvas.apply(header.deviceName, message.image);
-      const streamId = this.#streams.idFor(this.streamPrefix, header.deviceName);
+      const whole = this.#canvas.apply(header.deviceName, image);
+      const streamId = this.#openStream(header.deviceName, image.size[0], image.size[1]);
       const captureTimestampNs = header.timestamp === 0n ? BigInt(Date.now()) * 1_000_000n : timestampToNs(header.timestamp);
       frame = imageToFrame(whole, { streamId, sequence: 0, captureTimestampNs, receivedNs });
     } catch (error) {
@@ -247,9 +249,7 @@ export class IgtlConnection {
     }
 
     // The sequence number is taken only now, so that rejected images leave no gap.
-    frame.sequence = this.#streams.nextFrame(this.streamPrefix, header.deviceName).sequence;
-
-    this.#ownStreams.add(frame.streamId);
+    frame.sequence = this.#streams.nextSequence(frame.streamId);
     this.#metrics.framesSubmitted += 1;
     try {
       void Promise.resolve(this.#sink.submit(frame, 'live')).catch((error: unknown) =>
@@ -258,6 +258,28 @@ export class IgtlConnection {
     } catch (error) {
       this.#log.error({ err: error, stream: frame.streamId, sequence: frame.sequence }, 'pipeline submit failed');
     }
+  }
+
+  /** Returns the stream of `deviceName` on this connection, opening it through the directory on first use. */
+  #openStream(deviceName: string, width: number, height: number): string {
+    const known = this.#ownStreams.get(deviceName);
+    if (known !== undefined) return known;
+
+    let streamId: string;
+    try {
+      streamId = this.#streams.open(this.peer, deviceName, { width, height });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new IgtlError('ERR_IGTL_STREAM_REFUSED', `no stream opened for device "${deviceName}": ${reason}`, { cause: error });
+    }
+    this.#ownStreams.set(deviceName, streamId);
+    this.#log.info({ device: deviceName, stream: streamId, width, height }, 'OpenIGTLink stream started');
+    return streamId;
+  }
+
+  #ownsStream(streamId: string): boolean {
+    for (const own of this.#ownStreams.values()) if (own === streamId) return true;
+    return false;
   }
 
   #answerQuery(header: IgtlHeader, prefix: string, queryType: string): void {
@@ -276,8 +298,17 @@ export class IgtlConnection {
 
   #reject(header: IgtlHeader, error: IgtlError): void {
     this.#metrics.countRejected(error.code);
-    const streamId = this.#streams.idFor(this.streamPrefix, header.deviceName);
-    if (header.type === 'IMAGE') this.#sink.countInvalid(streamId);
+    let streamId = this.#ownStreams.get(header.deviceName);
+    if (header.type === 'IMAGE' && error.code !== 'ERR_IGTL_STREAM_REFUSED') {
+      // An invalid IMAGE is a frame of its device's stream: it counts as received and dropped 'invalid'.
+      try {
+        streamId ??= this.#openStream(header.deviceName, 0, 0);
+        this.#sink.countInvalid(streamId);
+      } catch (refused) {
+        if (!(refused instanceof IgtlError)) throw refused;
+        this.#metrics.countRejected(refused.code);
+      }
+    }
 
     const nowMs = Date.now();
     const last = this.#lastRejectionLog.get(error.code);

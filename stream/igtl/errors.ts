@@ -23,6 +23,8 @@ export type IgtlErrorCode =
   | 'ERR_IGTL_IMAGE_SIZE'
   /** IMAGE dimensions are above the parser's maxImageWidth, maxImageHeight or maxImageDepth. */
   | 'ERR_IGTL_IMAGE_TOO_LARGE'
+  /** The stream directory refused to open a stream for the device (too many streams, server closing). */
+  | 'ERR_IGTL_STREAM_REFUSED'
   /** IMAGE is valid but cannot become a pipeline Frame (a volume with more than one slice). */
   | 'ERR_IGTL_IMAGE_UNSUPPORTED'
   /** STATUS body shorter than its 30-byte fixed part. */

@@ -75,6 +75,8 @@ export interface ImageLimits {
   maxImageWidth: number;
   maxImageHeight: number;
   maxImageDepth: number;
+  /** Largest width × height × depth. */
+  maxImagePixels: number;
 }
 
 export function decodeImage(content: Uint8Array, limits: ImageLimits): IgtlImage {
@@ -140,6 +142,9 @@ function checkImageSize(size: Vec3, offset: Vec3, subSize: Vec3, limits: ImageLi
       'ERR_IGTL_IMAGE_TOO_LARGE',
       `IMAGE size ${size.join('×')} is above the limit ${limits.maxImageWidth}×${limits.maxImageHeight}×${limits.maxImageDepth} (maxImageWidth × maxImageHeight × maxImageDepth)`,
     );
+  }
+  if (size[0] * size[1] * size[2] > limits.maxImagePixels) {
+    throw new IgtlError('ERR_IGTL_IMAGE_TOO_LARGE', `IMAGE of ${size.join('×')} pixels is above maxImagePixels (${limits.maxImagePixels})`);
   }
   for (let axis = 0; axis < 3; axis++) {
     if (offset[axis] + subSize[axis] > size[axis]) {

@@ -32,7 +32,7 @@ export { IgtlParser, DEFAULT_MAX_BODY_BYTES, type IgtlParseEvent, type IgtlParse
 export { imageToFrame, toHostArray, SubvolumeCanvas, type FrameStamp } from './to-frame.js';
 export { encodeResult, outputDeviceNames, riskText, modelMapToFrame, defaultGeometry, type ResultMessages } from './from-result.js';
 export { IgtlMetrics } from './metrics.js';
-export { IgtlStreams, ResultEncoder } from './streams.js';
+export { IgtlStreams, ResultEncoder, type IgtlStreamDirectory } from './streams.js';
 export { IgtlConnection, type FrameSink, type ResultRouting, type SubmitMode } from './connection.js';
 export { IgtlListener, startIgtlListener, DEFAULT_IGTL_PORT, type IgtlListenerOptions } from './listener.js';
 export { IgtlClient, backoffDelayMs, type IgtlClientOptions, type BackoffOptions } from './client.js';

@@ -15,7 +15,7 @@ import { IgtlError } from './errors.js';
 import type { HeaderVersion } from './header.js';
 import { IgtlMetrics } from './metrics.js';
 import type { IgtlParserOptions } from './parser.js';
-import { IgtlStreams, ResultEncoder } from './streams.js';
+import { IgtlStreams, ResultEncoder, type IgtlStreamDirectory } from './streams.js';
 
 /** The port 3D Slicer's OpenIGTLink module uses by default. */
 export const DEFAULT_IGTL_PORT = 18944;
@@ -40,14 +40,14 @@ export interface IgtlListenerOptions {
   /** Header version of outputs and replies; 2 adds metadata to outputs. Default 1. */
   outputVersion?: HeaderVersion;
   /** Shared with an IgtlClient so output device names resolve for its streams too. Default: a new one. */
-  streams?: IgtlStreams;
+  streams?: IgtlStreamDirectory;
   metrics?: IgtlMetrics;
   logger?: Logger;
 }
 
 export class IgtlListener {
   readonly metrics: IgtlMetrics;
-  readonly streams: IgtlStreams;
+  readonly streams: IgtlStreamDirectory;
 
   #options: IgtlListenerOptions;
   #server: Server;
@@ -134,7 +134,7 @@ export class IgtlListener {
     socket.setNoDelay(true);
     const connection = new IgtlConnection({
       socket,
-      streamPrefix: `igtl/${address}`,
+      peer: `igtl/${address}`,
       sink: this.#options.sink,
       streams: this.streams,
       encoder: this.#encoder,

@@ -42,6 +42,8 @@ export interface IgtlParserOptions {
   maxImageHeight?: number;
   /** Largest IMAGE size along k (slices). Default 512. */
   maxImageDepth?: number;
+  /** Largest IMAGE width × height × depth. Default 4096 × 4096. */
+  maxImagePixels?: number;
   /**
    * Check the header CRC-64 against the body. A CRC field of 0 counts as "not computed" and is
    * not checked, since some senders leave it 0. Default true.
@@ -133,16 +135,17 @@ export class IgtlParser {
     maxImageWidth = 4096,
     maxImageHeight = 4096,
     maxImageDepth = 512,
+    maxImagePixels = 4096 * 4096,
     verifyCrc = true,
   }: IgtlParserOptions = {}) {
-    const limits = { maxBodyBytes, maxImageWidth, maxImageHeight, maxImageDepth };
+    const limits = { maxBodyBytes, maxImageWidth, maxImageHeight, maxImageDepth, maxImagePixels };
     for (const [name, value] of Object.entries(limits)) {
       if (!Number.isSafeInteger(value) || value < 1) {
         throw new IgtlError('ERR_IGTL_OPTIONS', `parser option ${name} = ${value} is not a positive integer`);
       }
     }
     this.maxBodyBytes = maxBodyBytes;
-    this.limits = { maxImageWidth, maxImageHeight, maxImageDepth };
+    this.limits = { maxImageWidth, maxImageHeight, maxImageDepth, maxImagePixels };
     this.verifyCrc = verifyCrc;
   }
 

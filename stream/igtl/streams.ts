@@ -1,44 +1,66 @@
-// Stream ids and sequence numbers of OpenIGTLink sources, shared by all connections of a
-// listener or a client so that a device that reconnects keeps its stream and its sequence.
+// Stream ids and sequence numbers of OpenIGTLink sources.
 //
-// A stream id is "<prefix>/<device name>", where the prefix names the peer: "igtl/<address>"
-// for devices that connect to the listener, "igtl/<host>:<port>" for a device server the
-// client connects to. OpenIGTLink has no sequence numbers, so each accepted IMAGE gets the
-// next one of its stream, from 0.
+// OpenIGTLink has no streams or sequence numbers: a connection carries IMAGEs named by device.
+// An IgtlStreamDirectory maps (peer, device name) to a stream id, numbers the frames, and
+// learns when the connection that fed a stream closes. IgtlStreams is the standalone
+// directory; the server plugs in one backed by its stream registry (see server-plugin.ts).
 
 import type { Result } from '../../pipeline/types.js';
 import { encodeResult, type ResultEncodingOptions, type ResultMessages } from './from-result.js';
+
+export interface IgtlStreamDirectory {
+  /**
+   * Returns the stream id for frames from `deviceName` on a connection to or from `peer`,
+   * opening the stream on first use. Throws when no stream may be opened (too many streams,
+   * server closing); the IMAGE is then rejected with ERR_IGTL_STREAM_REFUSED.
+   */
+  open(peer: string, deviceName: string, size: { width: number; height: number }): string;
+  /** Returns the sequence number of the next frame of an open stream; called once per accepted frame. */
+  nextSequence(streamId: string): number;
+  /** Called once the connection that opened the stream has closed. */
+  end(streamId: string): void;
+  /** The device name behind a stream id, for naming outputs; undefined for other transports' streams. */
+  deviceName(streamId: string): string | undefined;
+}
 
 interface StreamEntry {
   deviceName: string;
   nextSequence: number;
 }
 
-export class IgtlStreams {
+/**
+ * Standalone directory. A stream id is "<peer>/<device name>", where the peer is
+ * "igtl/<address>" for devices that connect to the listener and "igtl/<host>:<port>" for a
+ * device server the client connects to, so a device that reconnects keeps its stream and its
+ * sequence. Each accepted IMAGE gets the next sequence number of its stream, from 0.
+ */
+export class IgtlStreams implements IgtlStreamDirectory {
   readonly maxStreams: number;
   #streams = new Map<string, StreamEntry>();
 
-  /** maxStreams bounds memory: beyond it the least recently used stream's entry is forgotten (its sequence restarts at 0). */
+  /** maxStreams bounds memory: beyond it the least recently opened stream is forgotten (its sequence restarts at 0). */
   constructor(maxStreams = 256) {
     this.maxStreams = maxStreams;
   }
 
-  idFor(prefix: string, deviceName: string): string {
-    return `${prefix}/${deviceName === '' ? 'unnamed' : deviceName}`;
-  }
-
-  /** Returns the stream id and the next sequence number for a frame from `deviceName`. */
-  nextFrame(prefix: string, deviceName: string): { streamId: string; sequence: number } {
-    const streamId = this.idFor(prefix, deviceName);
+  open(peer: string, deviceName: string): string {
+    const streamId = `${peer}/${deviceName === '' ? 'unnamed' : deviceName}`;
     const entry = this.#streams.get(streamId) ?? { deviceName, nextSequence: 0 };
     this.#streams.delete(streamId);
     this.#streams.set(streamId, entry);
     if (this.#streams.size > this.maxStreams) this.#streams.delete(this.#streams.keys().next().value as string);
-
-    const sequence = entry.nextSequence;
-    entry.nextSequence += 1;
-    return { streamId, sequence };
+    return streamId;
   }
+
+  nextSequence(streamId: string): number {
+    const entry = this.#streams.get(streamId);
+    if (entry === undefined) return 0;
+    entry.nextSequence += 1;
+    return entry.nextSequence - 1;
+  }
+
+  /** Keeps the entry, so that a device that reconnects continues its sequence. */
+  end(): void {}
 
   deviceName(streamId: string): string | undefined {
     return this.#streams.get(streamId)?.deviceName;
@@ -52,10 +74,10 @@ export class IgtlStreams {
  */
 export class ResultEncoder {
   readonly options: ResultEncodingOptions;
-  #streams: IgtlStreams | undefined;
+  #streams: IgtlStreamDirectory | undefined;
   #cache = new WeakMap<Result, ResultMessages>();
 
-  constructor(options: ResultEncodingOptions = {}, streams?: IgtlStreams) {
+  constructor(options: ResultEncodingOptions = {}, streams?: IgtlStreamDirectory) {
     this.options = options;
     this.#streams = streams;
   }

@@ -30,7 +30,7 @@ import {
 import { crc64Bitwise, fromHex, toHex } from './helpers.js';
 import { REFERENCE_PACKS } from './reference-packs.js';
 
-const LIMITS = { maxImageWidth: 4096, maxImageHeight: 4096, maxImageDepth: 512 };
+const LIMITS = { maxImageWidth: 4096, maxImageHeight: 4096, maxImageDepth: 512, maxImagePixels: 4096 * 4096 };
 
 function decodeWhole(bytes: Uint8Array): IgtlMessage {
   const header = decodeHeader(bytes.subarray(0, HEADER_SIZE), 1 << 20);
@@ -213,6 +213,8 @@ describe('image', () => {
     expect(codeOf(() => decodeImage(content.subarray(0, content.length - 1), LIMITS))).toBe('ERR_IGTL_IMAGE_SIZE');
     expect(codeOf(() => decodeImage(content, { ...LIMITS, maxImageWidth: 3 }))).toBe('ERR_IGTL_IMAGE_TOO_LARGE');
     expect(codeOf(() => decodeImage(content, { ...LIMITS, maxImageHeight: 2 }))).toBe('ERR_IGTL_IMAGE_TOO_LARGE');
+    expect(codeOf(() => decodeImage(content, { ...LIMITS, maxImagePixels: 11 }))).toBe('ERR_IGTL_IMAGE_TOO_LARGE');
+    expect(codeOf(() => decodeImage(content, { ...LIMITS, maxImagePixels: 12 }))).toBeUndefined();
   });
 
   it('IMAGE round trip every type', () => {
