@@ -28,6 +28,18 @@ export function labelAndTemperedForeground(outputs: FrameOutputs, classCount: nu
   const labelMask = new Uint8Array(pixels);
   const temperedForeground = new Float32Array(pixels);
 
+  if (classCount === 2) {
+    // Two classes: softmax(z / T)[1] = 1 / (1 + exp((z0 - z1) / T)), one exp per pixel.
+    for (let i = 0; i < pixels; i++) {
+      const cal = calibration[i];
+      const temperature = cal > 0 ? Math.sqrt(1 + cal) : 1;
+      const margin = logits[pixels + i] - logits[i];
+      labelMask[i] = margin > 0 ? 1 : 0;
+      temperedForeground[i] = 1 / (1 + Math.exp(-margin / temperature));
+    }
+    return { labelMask, temperedForeground };
+  }
+
   for (let i = 0; i < pixels; i++) {
     const cal = calibration[i];
     const temperature = cal > 0 ? Math.sqrt(1 + cal) : 1;

@@ -47,7 +47,13 @@ export function wire(frames$: Observable<Job>, o: WireOptions): Observable<Resul
     latestWins({ demand, maxQueuePerStream: o.maxQueuePerStream, onDrop: o.drop, onTaken: o.take }),
     toGray8(dropAsError),
     letterboxInput(o.input, dropAsError),
-    microBatch({ demand, maxBatch: o.maxBatch, maxWaitMs: o.maxBatchWaitMs }),
+    microBatch({
+      demand,
+      maxBatch: o.maxBatch,
+      maxWaitMs: o.maxBatchWaitMs,
+      replaceKey: (job) => (job.mode === 'live' ? job.frame.streamId : undefined),
+      onReplaced: (job) => o.drop(job, 'superseded'),
+    }),
     infer({
       run: o.run,
       demand,

@@ -44,12 +44,15 @@ describe('model manifest', () => {
     await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest()));
     const actual = await sha256File(path.join(dir, 'segwithu.onnx'));
 
-    const error = await createPipeline({ modelDir: dir, logger: silentLogger }).catch((e: unknown) => e as Error & { code?: string });
+    const error = await createPipeline({ modelDir: dir, logger: silentLogger }).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: string },
+    );
     expect(error).toBeInstanceOf(Error);
-    expect(error.code).toBe('ERR_MODEL_CHECKSUM');
-    expect(error.message).toContain(path.join(dir, 'segwithu.onnx'));
-    expect(error.message).toContain(`SHA-256 ${actual}`);
-    expect(error.message).toContain(`expects ${WRONG_HASH}`);
+    expect(error?.code).toBe('ERR_MODEL_CHECKSUM');
+    expect(error?.message).toContain(path.join(dir, 'segwithu.onnx'));
+    expect(error?.message).toContain(`SHA-256 ${actual}`);
+    expect(error?.message).toContain(`expects ${WRONG_HASH}`);
   });
 
   it('missing model file is named', async () => {

@@ -72,6 +72,16 @@ describeWithModel('pipeline on the real model', () => {
     expect(pipeline.counters('a')).toMatchObject({ received: 5, processed: 2, inFlight: 0 });
   });
 
+  it('live burst keeps newest in batch', async () => {
+    // The session is idle, so demand is open and a synchronous burst reaches the open batch.
+    const { pipeline, results, drops } = await start({ maxBatch: 4 });
+    for (let sequence = 0; sequence < 3; sequence++) void pipeline.submit(syntheticFrame('b', sequence), 'live');
+    await until(() => results.length === 1);
+    await nextTurn();
+    expect(results.map((r) => r.sequence)).toEqual([2]);
+    expect(drops.map((d) => [d.sequence, d.reason])).toEqual([[0, 'superseded'], [1, 'superseded']]);
+  });
+
   it('lossless applies backpressure, then queue_full', async () => {
     const gate = new RunGate();
     const { pipeline, results, drops } = await start({ wrapRun: gate.wrap, maxQueuePerStream: 2 });

@@ -22,6 +22,17 @@ describe('labelAndTemperedForeground', () => {
     expect(temperedForeground[3]).toBeCloseTo(0.5, 6);
   });
 
+  it('three classes, general path', () => {
+    // Logits (0, 1, 2) with calibration 3 -> T = 2: softmax(0, 0.5, 1)[1] = e^0.5 / (1 + e^0.5 + e) = 1.648721 / 5.367003 = 0.307196.
+    const logits = Float32Array.from([0, 1, 2]);
+    const { labelMask, temperedForeground } = labelAndTemperedForeground(
+      { logits, calibration: Float32Array.from([3]), errorProbability: new Float32Array(1), frameRisk: 0 },
+      3,
+    );
+    expect([...labelMask]).toEqual([2]);
+    expect(temperedForeground[0]).toBeCloseTo(0.307196, 5);
+  });
+
   it('tempering never changes the argmax', () => {
     const logits = Float32Array.from([5, -3, /* class 1 */ 4, -2.5]);
     const calibration = Float32Array.from([100, 100]);
