@@ -266,7 +266,7 @@ export interface SoakReport {
   processed: number;
 }
 
-/** One live stream at `fps` for `minutes`, sampling resident memory once a second. */
+/** Runs one live stream at `fps` for `minutes` and samples resident memory once a second. */
 export async function soak(options: PipelineOptions, fps: number, minutes: number, logger: Logger): Promise<SoakReport> {
   return withPipeline(options, async (pipeline) => {
     const seconds = minutes * 60;

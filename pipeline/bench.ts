@@ -34,7 +34,7 @@ export interface BenchOptions {
   fps?: number;
   /** Minutes of the memory soak. Default 0.25; the memory target is stated for 10. */
   soakMinutes?: number;
-  /** Where the table goes. Default process.stdout. */
+  /** Stream that receives the table. Default process.stdout. */
   out?: NodeJS.WritableStream;
   logger?: Logger;
 }

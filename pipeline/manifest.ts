@@ -86,12 +86,22 @@ export async function loadManifest(dir: string): Promise<ModelManifest> {
 
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(replacePythonNonFinite(text));
   } catch (error) {
     throw new PipelineError('ERR_MANIFEST_INVALID', `model manifest ${file} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
 
   return { ...validateManifest(raw, file), dir: absoluteDir };
+}
+
+/**
+ * Replaces the bare tokens NaN, Infinity and -Infinity with null. Python's json module writes
+ * them by default (for example an AUROC that is undefined on a one-class fit), and standard JSON
+ * has no such values. Strings are matched first so their contents are left alone. A field the
+ * pipeline needs then fails validation as "a finite number" instead of failing the whole parse.
+ */
+function replacePythonNonFinite(text: string): string {
+  return text.replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g, (token) => (token.startsWith('"') ? token : 'null'));
 }
 
 /** Checks the parsed manifest field by field; `file` only names the source in messages. */

@@ -6,10 +6,10 @@ import type { Demand } from './demand.js';
 
 export interface MicroBatchOptions<T> {
   demand: Demand;
-  /** Most frames in a batch. */
+  /** Maximum frames in a batch. */
   maxBatch: number;
   /**
-   * Longest wait, in ms from the batch's first frame, for more frames. 0 closes the batch on the
+   * Maximum wait for more frames, in ms from the batch's first frame. 0 closes the batch on the
    * next event-loop turn, after the frames already waiting (and any a replay submits in
    * response to being released) have arrived.
    */
@@ -25,7 +25,7 @@ export interface MicroBatchOptions<T> {
 }
 
 /**
- * Emits a batch when it holds maxBatch frames or when maxWaitMs has passed since its first
+ * Emits a batch when it contains maxBatch frames or when maxWaitMs has passed since its first
  * frame, whichever comes first, and closes demand as it does so. A job that replaces another
  * (replaceKey) keeps the older one's place and leaves batch size and timer as they were. While a batch fills, it keeps
  * demand at the number of free places. On source completion it emits the partial batch and

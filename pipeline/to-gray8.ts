@@ -43,7 +43,7 @@ export function frameToGray8(frame: Frame): Uint8Array {
         for (let x = 0; x < width; x++, source += 2) {
           const value = pixels[source] | (pixels[source + 1] << 8);
           const scaled = Math.round((value - low) * gain);
-          gray[rowStart + x] = scaled < 0 ? 0 : scaled > 255 ? 255 : scaled;
+          gray[rowStart + x] = Math.min(255, Math.max(0, scaled));
         }
       }
       break;

@@ -41,9 +41,9 @@ export function wire(frames$: Observable<Job>, o: WireOptions): Observable<Resul
   const dropAsError = (job: Job, error: Error) => o.drop(job, 'error', error);
 
   return frames$.pipe(
-    // Streams are joined here. Backpressure: live keeps each stream's newest frame, lossless
-    // queues up to maxQueuePerStream per stream; frames leave round-robin across streams, and
-    // only while the session can take them (demand).
+    // Streams are joined here. Backpressure: live keeps each stream's newest frame, and lossless
+    // queues up to maxQueuePerStream frames per stream. Frames leave round-robin across streams,
+    // and only while the session can take them (demand).
     latestWins({ demand, maxQueuePerStream: o.maxQueuePerStream, onDrop: o.drop, onTaken: o.take }),
     toGray8(dropAsError),
     letterboxInput(o.input, dropAsError),

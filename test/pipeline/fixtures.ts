@@ -1,5 +1,5 @@
-// Shared fixtures for the pipeline tests: where the model is, synthetic frames, a gate that
-// holds session runs, and a seeded random generator. Nothing here comes from a dataset.
+// Shared fixtures for the pipeline tests: the model folder, synthetic frames, a gate that
+// delays session runs, and a seeded random generator. Nothing here comes from a dataset.
 
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -32,7 +32,7 @@ export const silentLogger = pino({ level: 'silent' });
 export const FRAME_WIDTH = 709;
 export const FRAME_HEIGHT = 749;
 
-/** A synthetic B-mode-like GRAY8 frame: textured background with a dark disc, shifted by `sequence`. */
+/** Builds a synthetic B-mode-like GRAY8 frame: a textured background with a dark disc shifted by `sequence`. */
 export function syntheticFrame(streamId: string, sequence: number, overrides: Partial<Frame> = {}): Frame {
   const width = FRAME_WIDTH;
   const height = FRAME_HEIGHT;

@@ -65,6 +65,20 @@ describe('model manifest', () => {
     await expect(loadManifest(dir)).rejects.toMatchObject({ code: 'ERR_MANIFEST_INVALID', message: expect.stringContaining('input.std') });
   });
 
+  it('Python NaN tokens read as null', async () => {
+    const text = JSON.stringify(manifest({ frame_risk_model: { auroc: 'NaN-marker', note: 'NaN stays in strings' } }))
+      .replace('"NaN-marker"', 'NaN');
+    await writeFile(path.join(dir, 'manifest.json'), text);
+    const loaded = await loadManifest(dir);
+    expect(loaded.frame_risk_model).toEqual({ auroc: null, note: 'NaN stays in strings' });
+  });
+
+  it('NaN in a needed field is named', async () => {
+    const text = JSON.stringify(manifest()).replace('"mean":0.2', '"mean":NaN');
+    await writeFile(path.join(dir, 'manifest.json'), text);
+    await expect(loadManifest(dir)).rejects.toMatchObject({ code: 'ERR_MANIFEST_INVALID', message: expect.stringContaining('input.mean') });
+  });
+
   it('missing manifest says where', async () => {
     await expect(loadManifest(path.join(dir, 'nowhere'))).rejects.toMatchObject({ code: 'ERR_MANIFEST_NOT_FOUND' });
   });

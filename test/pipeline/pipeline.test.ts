@@ -29,7 +29,8 @@ afterEach(async () => {
   open = [];
 });
 
-describeWithModel('pipeline on the real model', () => {
+// Each test runs a few model passes; the timeout is a guard for a loaded machine, not a speed check.
+describeWithModel('pipeline on the real model', { timeout: 60_000 }, () => {
   it('result carries maps and stamps', async () => {
     const { pipeline, results } = await start({ maxBatch: 2 });
     const { width, height } = pipeline.manifest.input;
@@ -48,8 +49,10 @@ describeWithModel('pipeline on the real model', () => {
     expect(result.frameRisk).toBeLessThanOrEqual(1);
     expect(result.gray8.length).toBe(709 * 749);
     const t = result.timestamps;
-    expect(t.receivedNs <= t.preprocessedNs && t.preprocessedNs <= t.inferenceStartNs).toBe(true);
-    expect(t.inferenceStartNs <= t.inferenceEndNs && t.inferenceEndNs <= t.postprocessedNs).toBe(true);
+    expect(t.preprocessedNs >= t.receivedNs).toBe(true);
+    expect(t.inferenceStartNs >= t.preprocessedNs).toBe(true);
+    expect(t.inferenceEndNs >= t.inferenceStartNs).toBe(true);
+    expect(t.postprocessedNs >= t.inferenceEndNs).toBe(true);
     // 5 mm per pixel is outside any ultrasound training range, or the manifest declares none.
     if (pipeline.manifest.pixel_spacing_mm !== null) expect(result.warnings.join(' ')).toMatch(/pixel spacing/);
     expect(pipeline.counters('a')).toMatchObject({ received: 1, processed: 1, inFlight: 0 });
@@ -175,7 +178,7 @@ describeWithModel('pipeline on the real model', () => {
     pipeline.drops$.subscribe(check);
 
     const pending: Promise<void>[] = [];
-    for (let i = 0; i < 60; i++) {
+    for (let i = 0; i < 40; i++) {
       const streamId = streams[Math.floor(random() * streams.length)];
       const sequence = sequences.get(streamId) as number;
       sequences.set(streamId, sequence + 1);
