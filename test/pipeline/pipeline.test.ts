@@ -58,6 +58,28 @@ describeWithModel('pipeline on the real model', { timeout: 60_000 }, () => {
     expect(pipeline.counters('a')).toMatchObject({ received: 1, processed: 1, inFlight: 0 });
   });
 
+  it('metrics report histograms per stream', async () => {
+    const { pipeline, results } = await start({ maxBatch: 2 });
+    for (let sequence = 0; sequence < 3; sequence++) await pipeline.submit(syntheticFrame('m', sequence), 'lossless');
+    await until(() => results.length === 3);
+
+    const metrics = pipeline.metrics();
+    expect(metrics.modelId).toBe(pipeline.manifest.model.id);
+    expect(metrics.accountingHolds).toBe(true);
+    const [stream] = metrics.streams;
+    expect(stream.streamId).toBe('m');
+    expect(stream.queueDepth).toBe(0);
+    for (const histogram of Object.values(stream.latencyMs)) {
+      expect(histogram.count).toBe(3);
+      expect(histogram.cumulativeCounts.at(-1)).toBe(3);
+      expect(histogram.upperBounds.at(-1)).toBe(Infinity);
+      // Cumulative: never decreasing from one bucket to the next.
+      expect(histogram.cumulativeCounts.every((count, i, all) => i === 0 || count >= all[i - 1])).toBe(true);
+    }
+    expect(metrics.batchSize.sum).toBe(3);
+    expect(metrics.batchSize.upperBounds).toEqual([1, 2, Infinity]);
+  });
+
   it('latest-wins supersedes waiting frames', async () => {
     const gate = new RunGate();
     const { pipeline, results, drops } = await start({ wrapRun: gate.wrap });
