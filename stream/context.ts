@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 
 import type { Pipeline } from '../pipeline/index.js';
+import type { IgtlMetrics } from './igtl/metrics.js';
 import type { RateLimitedLog } from './log.js';
 import type { ResolvedServerOptions } from './options.js';
 import type { StreamRegistry } from './registry.js';
@@ -29,4 +30,6 @@ export interface ServerContext {
   readonly ingestConnections: Set<ClosableConnection>;
   /** True once shutdown has begun: new hellos are rejected with ERR_SERVER_CLOSING. */
   closing: boolean;
+  /** OpenIGTLink counters, set when the server runs OpenIGTLink; /metrics appends them. */
+  igtlMetrics?: IgtlMetrics;
 }

@@ -124,5 +124,6 @@ export function renderMetrics(context: ServerContext): string {
     out.gauge('segwithu_ingest_connections', 'Open device connections, by transport.', { transport }, open);
   }
   out.counter('segwithu_log_lines_suppressed_total', 'Repeated error log lines left out by rate limiting.', {}, errorLog.suppressedTotal);
-  return out.toString();
+  // OpenIGTLink families (segwithu_igtl_*, rejections by ERR_IGTL_ code) have names of their own.
+  return out.toString() + (context.igtlMetrics?.toPrometheus() ?? '');
 }

@@ -9,6 +9,8 @@ import type { Logger } from 'pino';
 
 import type { AlarmOptions, Pipeline } from '../pipeline/index.js';
 import { OptionError } from './errors.js';
+import { buildAllowList } from './igtl/listener.js';
+import { parseHostPort } from './igtl/server-plugin.js';
 
 /** Repository root (the folder above stream/). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -51,6 +53,12 @@ export interface ServerOptions {
   port?: number;
   /** TCP ingest port (length-delimited protobuf); 0 lets the system pick one. Default: no TCP ingest. */
   tcpPort?: number;
+  /** OpenIGTLink listener port on `host` (3D Slicer uses 18944); 0 lets the system pick one. Default: no listener. */
+  igtlPort?: number;
+  /** OpenIGTLink device server to ingest from, as host:port; reconnects with backoff. Default: none. */
+  igtlConnect?: string;
+  /** Peer addresses or CIDR ranges the OpenIGTLink listener admits. Default: loopback only (127.0.0.0/8, ::1). */
+  igtlAllow?: string[];
 
   /** Model folder with manifest.json. Default models/carotid in the repository. */
   modelDir?: string;
@@ -165,6 +173,15 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
 
   if (options.tcpPort !== undefined) {
     requireInteger('tcpPort', options.tcpPort, 0, 65535);
+  }
+  if (options.igtlPort !== undefined) {
+    requireInteger('igtlPort', options.igtlPort, 0, 65535);
+  }
+  try {
+    if (options.igtlConnect !== undefined) parseHostPort(options.igtlConnect);
+    if (options.igtlAllow !== undefined) buildAllowList(options.igtlAllow);
+  } catch (error) {
+    throw new OptionError(`igtlConnect or igtlAllow: ${(error as Error).message}`);
   }
   return resolved;
 }

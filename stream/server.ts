@@ -10,6 +10,7 @@ import type { ServerContext } from './context.js';
 import { OptionError } from './errors.js';
 import { createLogger, RateLimitedLog } from './log.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { igtlPlugin, parseHostPort } from './igtl/server-plugin.js';
 import { ingestTcpPlugin } from './plugins/ingest-tcp.js';
 import { ingestWebSocketPlugin } from './plugins/ingest-websocket.js';
 import { staticFilesPlugin } from './plugins/static-files.js';
@@ -29,6 +30,8 @@ export interface RunningServer {
   readonly port: number;
   /** TCP ingest port, or undefined when TCP ingest is off. */
   readonly tcpPort: number | undefined;
+  /** OpenIGTLink listener port, or undefined when the listener is off. */
+  readonly igtlPort: number | undefined;
   /** Stream id of the in-process source, when one runs. */
   readonly sourceStreamId: string | undefined;
   readonly pipeline: Pipeline;
@@ -108,6 +111,11 @@ export async function startServer(input: ServerOptions = {}): Promise<RunningSer
   if (options.tcpPort !== undefined) {
     await app.register(ingestTcpPlugin, { context, host: options.host, port: options.tcpPort, bound: tcpBound });
   }
+  const igtlBound: { port?: number } = {};
+  if (options.igtlPort !== undefined || options.igtlConnect !== undefined) {
+    const connect = options.igtlConnect === undefined ? undefined : parseHostPort(options.igtlConnect);
+    await app.register(igtlPlugin, { context, host: options.host, port: options.igtlPort, allow: options.igtlAllow, connect, bound: igtlBound });
+  }
 
   hub.start();
   try {
@@ -155,6 +163,7 @@ export async function startServer(input: ServerOptions = {}): Promise<RunningSer
     url,
     port,
     tcpPort: tcpBound.port,
+    igtlPort: igtlBound.port,
     sourceStreamId: source?.streamId,
     pipeline,
     app,

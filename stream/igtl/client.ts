@@ -47,6 +47,8 @@ export interface IgtlClientOptions extends BackoffOptions {
   maxSendBufferBytes?: number;
   /** Shared with an IgtlListener so output device names resolve for this client's streams. Default: a new one. */
   streams?: IgtlStreamDirectory;
+  /** Shared with an IgtlListener so its outputs of this client's streams find their frames' geometry. Default: a new one. */
+  encoder?: ResultEncoder;
   metrics?: IgtlMetrics;
   logger?: Logger;
 }
@@ -83,7 +85,7 @@ export class IgtlClient {
     this.#options = options;
     this.metrics = options.metrics ?? new IgtlMetrics();
     this.streams = options.streams ?? new IgtlStreams();
-    this.#encoder = new ResultEncoder({}, this.streams);
+    this.#encoder = options.encoder ?? new ResultEncoder({}, this.streams);
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'igtl-client', server: `${options.host}:${options.port}` });
   }
 

@@ -250,6 +250,7 @@ export class IgtlConnection {
 
     // The sequence number is taken only now, so that rejected images leave no gap.
     frame.sequence = this.#streams.nextSequence(frame.streamId);
+    this.#encoder.rememberFrame(frame);
     this.#metrics.framesSubmitted += 1;
     try {
       void Promise.resolve(this.#sink.submit(frame, 'live')).catch((error: unknown) =>

@@ -41,6 +41,8 @@ export interface IgtlListenerOptions {
   outputVersion?: HeaderVersion;
   /** Shared with an IgtlClient so output device names resolve for its streams too. Default: a new one. */
   streams?: IgtlStreamDirectory;
+  /** Shared with an IgtlClient so outputs of its streams find their frames' geometry. Default: a new one. */
+  encoder?: ResultEncoder;
   metrics?: IgtlMetrics;
   logger?: Logger;
 }
@@ -62,7 +64,7 @@ export class IgtlListener {
     this.#options = options;
     this.metrics = options.metrics ?? new IgtlMetrics();
     this.streams = options.streams ?? new IgtlStreams();
-    this.#encoder = new ResultEncoder({ version: options.outputVersion ?? 1 }, this.streams);
+    this.#encoder = options.encoder ?? new ResultEncoder({ version: options.outputVersion ?? 1 }, this.streams);
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'igtl-listener' });
     this.#allow = buildAllowList(options.allow ?? ['127.0.0.0/8', '::1']);
     this.#maxConnections = options.maxConnections ?? 16;
@@ -163,7 +165,8 @@ function normaliseAddress(address: string): string {
   return mapped !== null ? mapped[1] : address;
 }
 
-function buildAllowList(entries: string[]): BlockList {
+/** Builds the listener's allow-list; throws ERR_IGTL_OPTIONS naming an entry that is not an address or CIDR range. */
+export function buildAllowList(entries: string[]): BlockList {
   const list = new BlockList();
   for (const entry of entries) {
     const [address, prefix] = entry.split('/');

@@ -5,7 +5,7 @@
 // learns when the connection that fed a stream closes. IgtlStreams is the standalone
 // directory; the server plugs in one backed by its stream registry (see server-plugin.ts).
 
-import type { Result } from '../../pipeline/types.js';
+import type { Frame, FrameGeometry, Result } from '../../pipeline/types.js';
 import { encodeResult, type ResultEncodingOptions, type ResultMessages } from './from-result.js';
 
 export interface IgtlStreamDirectory {
@@ -67,19 +67,44 @@ export class IgtlStreams implements IgtlStreamDirectory {
   }
 }
 
+/** Frames per stream whose geometry is remembered until their result arrives. */
+const GEOMETRY_MEMORY_FRAMES = 32;
+
 /**
  * Encodes each result once for every connection that sends it. Output device names start
  * with the input device name for OpenIGTLink streams, and with the stream id's last path
  * segment for streams from other transports.
+ *
+ * Geometry comes from Result.geometry when the pipeline copied it there; otherwise from the
+ * frame with the same stream and sequence, remembered by rememberFrame() when it was
+ * submitted; otherwise from the stream's latest frame. Share one encoder between a listener
+ * and a client so that outputs of the client's streams find their geometry.
  */
 export class ResultEncoder {
   readonly options: ResultEncodingOptions;
+  readonly maxStreams: number;
   #streams: IgtlStreamDirectory | undefined;
   #cache = new WeakMap<Result, ResultMessages>();
+  /** Per stream, the geometry of its recent frames by sequence number, oldest first. */
+  #geometry = new Map<string, Map<number, FrameGeometry>>();
 
-  constructor(options: ResultEncodingOptions = {}, streams?: IgtlStreamDirectory) {
+  constructor(options: ResultEncodingOptions = {}, streams?: IgtlStreamDirectory, maxStreams = 256) {
     this.options = options;
     this.#streams = streams;
+    this.maxStreams = maxStreams;
+  }
+
+  /** Remembers a submitted frame's geometry for its result. */
+  rememberFrame(frame: Pick<Frame, 'streamId' | 'sequence' | 'geometry'>): void {
+    if (frame.geometry === undefined) return;
+    let bySequence = this.#geometry.get(frame.streamId);
+    if (bySequence === undefined) {
+      bySequence = new Map();
+      this.#geometry.set(frame.streamId, bySequence);
+      if (this.#geometry.size > this.maxStreams) this.#geometry.delete(this.#geometry.keys().next().value as string);
+    }
+    bySequence.set(frame.sequence, frame.geometry);
+    if (bySequence.size > GEOMETRY_MEMORY_FRAMES) bySequence.delete(bySequence.keys().next().value as number);
   }
 
   encode(result: Result): ResultMessages {
@@ -87,8 +112,19 @@ export class ResultEncoder {
     if (cached !== undefined) return cached;
 
     const base = this.#streams?.deviceName(result.streamId) ?? result.streamId.split('/').pop() ?? result.streamId;
-    const messages = encodeResult(result, base, this.options);
+    const geometry = result.geometry ?? this.#rememberedGeometry(result.streamId, result.sequence);
+    const messages = encodeResult(geometry === undefined ? result : { ...result, geometry }, base, this.options);
     this.#cache.set(result, messages);
     return messages;
+  }
+
+  #rememberedGeometry(streamId: string, sequence: number): FrameGeometry | undefined {
+    const bySequence = this.#geometry.get(streamId);
+    if (bySequence === undefined) return undefined;
+    const exact = bySequence.get(sequence);
+    if (exact !== undefined) return exact;
+    let latest: FrameGeometry | undefined;
+    for (const geometry of bySequence.values()) latest = geometry;
+    return latest;
   }
 }

@@ -8,6 +8,8 @@ import {
   modelMapToFrame,
   outputDeviceNames,
   riskText,
+  IgtlStreams,
+  ResultEncoder,
   type IgtlMessage,
 } from '../../stream/igtl/index.js';
 import { ROTATED_GEOMETRY, syntheticResult } from './helpers.js';
@@ -116,5 +118,38 @@ describe('encodeResult', () => {
     expect(Buffer.byteLength(long.errorProbability)).toBe(20);
     expect(outputDeviceNames('Sondé').label).toBe('Sond__label');
     expect(outputDeviceNames('').risk).toBe('segwithu_risk');
+  });
+});
+
+describe('ResultEncoder', () => {
+  it('geometry from remembered frame', () => {
+    const streams = new IgtlStreams();
+    const streamId = streams.open('igtl/127.0.0.1', 'Probe');
+    const encoder = new ResultEncoder({}, streams);
+    const other = { ...ROTATED_GEOMETRY, centerMm: [0, 0, 0] as [number, number, number] };
+    encoder.rememberFrame({ streamId, sequence: 1, geometry: other });
+    encoder.rememberFrame({ streamId, sequence: 2, geometry: ROTATED_GEOMETRY });
+
+    // The pipeline did not copy the geometry onto the result: the frame's is used.
+    const result = syntheticResult({ ...FRAME, streamId, sequence: 1 });
+    const [label] = parseAll(encoder.encode(result).label);
+    if (label.kind !== 'image') throw new Error('expected IMAGE');
+    expect(label.header.deviceName).toBe('Probe_label');
+    expect(label.image.centerMm).toEqual([0, 0, 0]);
+
+    // An unknown sequence falls back to the stream's latest frame.
+    const [later] = parseAll(encoder.encode(syntheticResult({ ...FRAME, streamId, sequence: 9 })).label);
+    expect(later.kind === 'image' && later.image.centerMm).toEqual(ROTATED_GEOMETRY.centerMm);
+
+    // Each result is encoded once, however many connections send it.
+    expect(encoder.encode(result)).toBe(encoder.encode(result));
+  });
+
+  it('result geometry takes precedence', () => {
+    const encoder = new ResultEncoder();
+    encoder.rememberFrame({ streamId: FRAME.streamId, sequence: FRAME.sequence, geometry: { ...ROTATED_GEOMETRY, coordinateSystem: 'RAS' } });
+    const [label] = parseAll(encoder.encode(syntheticResult({ ...FRAME, geometry: ROTATED_GEOMETRY })).label);
+    expect(label.kind === 'image' && label.image.coordinateSystem).toBe('LPS');
+    expect(label.header.deviceName).toBe('Probe_label');
   });
 });

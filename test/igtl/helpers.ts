@@ -1,10 +1,12 @@
 // Shared helpers for the OpenIGTLink tests: hex, a recording FrameSink, synthetic results,
 // and polling without timing assertions.
 
+import { connect, type Socket } from 'node:net';
+
 import { Subject } from 'rxjs';
 
 import type { Frame, FrameGeometry, Result } from '../../pipeline/types.js';
-import type { FrameSink, SubmitMode } from '../../stream/igtl/index.js';
+import { IgtlParser, type FrameSink, type IgtlMessage, type SubmitMode } from '../../stream/igtl/index.js';
 
 export function fromHex(hex: string): Uint8Array {
   return Uint8Array.from(Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
@@ -117,5 +119,36 @@ export async function waitFor(condition: () => boolean, what: string, timeoutMs 
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A raw TCP peer that parses what it receives. */
+export class Peer {
+  readonly socket: Socket;
+  readonly messages: IgtlMessage[] = [];
+  closed = false;
+  #parser = new IgtlParser();
+
+  constructor(port: number) {
+    this.socket = connect({ host: '127.0.0.1', port });
+    this.socket.on('data', (chunk: Buffer) => {
+      this.#parser.push(chunk);
+      for (let event = this.#parser.next(); event !== undefined; event = this.#parser.next()) {
+        if (event.kind === 'message') this.messages.push(event.message);
+      }
+    });
+    this.socket.on('close', () => {
+      this.closed = true;
+    });
+    this.socket.on('error', () => undefined);
+  }
+
+  async connected(): Promise<void> {
+    if (!this.socket.connecting) return;
+    await new Promise((resolve) => this.socket.once('connect', resolve));
+  }
+
+  ofType(type: string): IgtlMessage[] {
+    return this.messages.filter((message) => message.header.type === type);
   }
 }

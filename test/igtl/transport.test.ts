@@ -1,7 +1,7 @@
 // The listener and the client over real TCP sockets on 127.0.0.1, with a recording sink in
 // place of the pipeline.
 
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import {
@@ -18,7 +18,7 @@ import {
   type IgtlListenerOptions,
   type IgtlMessage,
 } from '../../stream/igtl/index.js';
-import { ROTATED_GEOMETRY, RecordingSink, syntheticResult, waitFor } from './helpers.js';
+import { Peer as BasePeer, ROTATED_GEOMETRY, RecordingSink, syntheticResult, waitFor } from './helpers.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -40,42 +40,18 @@ function probeImage(deviceName = 'Probe', seed = 0, width = 16, height = 12): Ui
   );
 }
 
+/** A raw TCP peer, destroyed after each test. */
+class Peer extends BasePeer {
+  constructor(port: number) {
+    super(port);
+    cleanups.push(() => this.socket.destroy());
+  }
+}
+
 async function listen(sink: RecordingSink, options: Partial<IgtlListenerOptions> = {}): Promise<IgtlListener> {
   const listener = await startIgtlListener({ sink, results$: sink.results$, port: 0, ...options });
   cleanups.push(() => listener.close());
   return listener;
-}
-
-/** A raw TCP peer that parses what it receives. */
-class Peer {
-  readonly socket: Socket;
-  readonly messages: IgtlMessage[] = [];
-  closed = false;
-  #parser = new IgtlParser();
-
-  constructor(port: number) {
-    this.socket = connect({ host: '127.0.0.1', port });
-    this.socket.on('data', (chunk: Buffer) => {
-      this.#parser.push(chunk);
-      for (let event = this.#parser.next(); event !== undefined; event = this.#parser.next()) {
-        if (event.kind === 'message') this.messages.push(event.message);
-      }
-    });
-    this.socket.on('close', () => {
-      this.closed = true;
-    });
-    this.socket.on('error', () => undefined);
-    cleanups.push(() => this.socket.destroy());
-  }
-
-  async connected(): Promise<void> {
-    if (!this.socket.connecting) return;
-    await new Promise((resolve) => this.socket.once('connect', resolve));
-  }
-
-  ofType(type: string): IgtlMessage[] {
-    return this.messages.filter((message) => message.header.type === type);
-  }
 }
 
 describe('IgtlListener', () => {
