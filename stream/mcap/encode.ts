@@ -87,7 +87,7 @@ export function encodeFrameMessages(frame: RecordedFrame): EncodedMessage[] {
 
 /**
  * Encodes /result and its two maps as images. `stream_id` is set to the stream name, so the
- * recording names its source by that alone; counters and sent times are left out because they
+ * recording names its source by that alone. Counters and sent times are left out because they
  * describe a server session, not the frame.
  */
 export function encodeResultMessages(result: Result, streamName: string): EncodedMessage[] {

@@ -71,8 +71,8 @@ export async function openRecording(filePath: string): Promise<Recording> {
 }
 
 /**
- * Returns whether the file ends with the MCAP magic, as a finalised file does; throws when it
- * does not start with it, because then it is not an MCAP file at all.
+ * Returns whether the file ends with the MCAP magic, as a finalised file does. Throws when the
+ * file does not start with the magic, because then it is not an MCAP file at all.
  */
 async function checkMagic(handle: FileHandle, filePath: string): Promise<boolean> {
   const size = (await handle.stat()).size;

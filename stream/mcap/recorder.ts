@@ -1,8 +1,8 @@
 // Records one stream's frames and results to MCAP files: chunked, indexed, zstd-compressed,
 // readable by Foxglove as is (see schemas.ts for the channels).
 //
-// The recorder is transport-agnostic: callers hand it frames and results, and it never throws
-// at them or makes them wait. write() is for live streams: it queues and returns at once,
+// The recorder is transport-agnostic: callers hand it frames and results. write() and append()
+// catch every error, so a caller never sees one, and write() never makes a caller wait. write() is for live streams: it queues and returns at once,
 // dropping (and counting) a frame when the queue is full or the recording has stopped.
 // append() is for offline conversion: it waits for room in the queue instead of dropping.
 // A write error (a full disk, ENOSPC) stops the recording; the live stream goes on without it.
@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 
 import type { Result } from '../../pipeline/index.js';
 import { zstdChunkCompressor, zstdReady } from './compression.js';
-import { checkRecordedFrame, encodeFrameMessages, encodeResultMessages, type RecordedFrame } from './encode.js';
+import { checkRecordedFrame, encodeFrameMessages, encodeResultMessages, type EncodedMessage, type RecordedFrame } from './encode.js';
 import { openRecordingFile, type OpenRecordingFile, type RecordingFile } from './file.js';
 import { TOPICS, recordingSchemas, type Topic } from './schemas.js';
 
@@ -51,12 +51,16 @@ export interface McapRecorderOptions {
   openFile?: OpenRecordingFile;
   /** Clock for file names. Default: the system clock. */
   now?: () => Date;
+  /** Names the file of each part (0, 1, ...). Default: <stream>_<UTC start time>_<part>.mcap. */
+  fileName?: (part: number) => string;
+  /** Further metadata records written at the start of every file, by record name. */
+  metadata?: Record<string, Record<string, string>>;
   logger?: Logger;
 }
 
 export type RecorderState = 'recording' | 'stopped' | 'closed';
 
-/** Why a recording stopped before close(). */
+/** Cause of a recording stopping before close(). */
 export type RecorderStopReason = 'disk_full' | 'write_error';
 
 export interface RecorderStatus {
@@ -97,6 +101,8 @@ export class McapRecorder {
   readonly #maxQueuedFrames: number;
   readonly #openFile: OpenRecordingFile;
   readonly #startedAt: Date;
+  readonly #fileName: (part: number) => string;
+  readonly #metadata: Record<string, Record<string, string>>;
   readonly #logger?: Logger;
 
   #state: RecorderState = 'recording';
@@ -108,7 +114,9 @@ export class McapRecorder {
 
   readonly #queue: QueuedFrame[] = [];
   #part?: OpenPart;
-  /** Resolves when the writing loop has emptied the queue; undefined while idle. */
+  /** True while the writing loop runs; set and cleared synchronously so that no frame is stranded. */
+  #writing = false;
+  /** The latest writing loop; resolves when it has emptied the queue. */
   #drain?: Promise<void>;
   /** append() calls waiting for room in the queue. */
   #roomWaiters: Array<() => void> = [];
@@ -125,6 +133,8 @@ export class McapRecorder {
     maxQueuedFrames = 32,
     openFile = openRecordingFile,
     now = () => new Date(),
+    fileName,
+    metadata = {},
     logger,
   }: McapRecorderOptions) {
     if (!streamName) throw new RangeError('McapRecorder: streamName is missing; pass the name of the stream to record.');
@@ -138,6 +148,8 @@ export class McapRecorder {
     this.#maxQueuedFrames = maxQueuedFrames;
     this.#openFile = openFile;
     this.#startedAt = now();
+    this.#fileName = fileName ?? ((part) => this.#defaultFileName(part));
+    this.#metadata = metadata;
     this.#logger = logger?.child({ recorder: 'mcap', streamName });
   }
 
@@ -206,7 +218,12 @@ export class McapRecorder {
       this.#framesDropped++;
       return false;
     }
-    const problem = checkRecordedFrame(frame);
+    let problem: string | undefined;
+    try {
+      problem = checkRecordedFrame(frame);
+    } catch (error) {
+      problem = `malformed frame: ${error instanceof Error ? error.message : String(error)}`;
+    }
     if (problem) {
       this.#framesDropped++;
       this.#logger?.warn({ sequence: frame.sequence, problem }, 'frame not recorded');
@@ -217,39 +234,57 @@ export class McapRecorder {
 
   #enqueue(item: QueuedFrame): void {
     this.#queue.push(item);
-    this.#drain ??= this.#writeQueued().finally(() => {
-      this.#drain = undefined;
-    });
-  }
-
-  async #writeQueued(): Promise<void> {
-    while (this.#queue.length > 0 && this.#state === 'recording') {
-      const item = this.#queue.shift()!;
-      this.#wakeRoomWaiters();
-      try {
-        await this.#writeFrame(item);
-        this.#framesWritten++;
-      } catch (error) {
-        this.#framesDropped++;
-        this.#stop(error);
-      }
+    if (!this.#writing) {
+      this.#writing = true;
+      this.#drain = this.#writeQueued();
     }
-    // Frames left after a stop are dropped.
-    this.#framesDropped += this.#queue.length;
-    this.#queue.length = 0;
-    this.#wakeRoomWaiters();
   }
 
-  async #writeFrame({ frame, result }: QueuedFrame): Promise<void> {
+  /** Writes queued frames until the queue is empty or the recording stops. */
+  async #writeQueued(): Promise<void> {
+    // The flag is cleared in this function's own finally, synchronously once the queue is seen
+    // empty, so a frame queued right after is picked up by a new loop.
+    try {
+      while (this.#queue.length > 0 && this.#state === 'recording') {
+        const { frame, result } = this.#queue.shift()!;
+        this.#wakeRoomWaiters();
+
+        // A frame that cannot be encoded is dropped alone; a failed write stops the recording.
+        let messages: EncodedMessage[];
+        try {
+          messages = encodeFrameMessages(frame);
+          if (result) messages.push(...encodeResultMessages(result, this.#streamName));
+        } catch (error) {
+          this.#framesDropped++;
+          this.#logger?.warn({ err: error, sequence: frame.sequence }, 'frame not recorded: encoding failed');
+          continue;
+        }
+
+        try {
+          await this.#writeFrame(frame, messages);
+          this.#framesWritten++;
+        } catch (error) {
+          this.#framesDropped++;
+          this.#stop(error);
+        }
+      }
+      // Frames left after a stop are dropped.
+      this.#framesDropped += this.#queue.length;
+      this.#queue.length = 0;
+      this.#wakeRoomWaiters();
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #writeFrame(frame: RecordedFrame, messages: EncodedMessage[]): Promise<void> {
     const logTime = frame.captureTimestampNs;
-    // A file spans less than maxFileDurationMs of capture time: a frame that would reach it starts the next file.
+    // A frame at or beyond maxFileDurationMs after the file's first frame starts the next file.
     const first = this.#part?.firstLogTimeNs;
     if (first !== undefined && logTime - first >= this.#maxFileDurationNs) await this.#finishPart();
     const part = this.#part ?? (await this.#startPart());
     part.firstLogTimeNs ??= logTime;
 
-    const messages = encodeFrameMessages(frame);
-    if (result) messages.push(...encodeResultMessages(result, this.#streamName));
     for (const { topic, data } of messages) {
       await part.writer.addMessage({
         channelId: part.channelIds.get(topic)!,
@@ -287,6 +322,9 @@ export class McapRecorder {
         ['format_version', '1'],
       ]),
     });
+    for (const [name, values] of Object.entries(this.#metadata)) {
+      await writer.addMetadata({ name, metadata: new Map(Object.entries(values)) });
+    }
     const channelIds = await registerChannels(writer, this.#streamName);
 
     this.#part = { filePath, file, writable, writer, channelIds };
@@ -326,7 +364,7 @@ export class McapRecorder {
   }
 
   /** <stream>_<UTC start time>_<part>.mcap, with characters outside [A-Za-z0-9._-] replaced. */
-  #fileName(part: number): string {
+  #defaultFileName(part: number): string {
     const safeName = this.#streamName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
     const started = this.#startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
     return `${safeName}_${started}_${String(part).padStart(3, '0')}.mcap`;

@@ -2,8 +2,8 @@
 //
 // Every channel uses message encoding "protobuf" with schema encoding "protobuf", whose schema
 // data is a serialized google.protobuf.FileDescriptorSet, the form Foxglove and the mcap tools
-// read. Our own messages come from proto/segwithu.proto; images use Foxglove's published
-// foxglove.RawImage schema so that Foxglove shows the frame, the label mask and the
+// read. Our own messages come from proto/segwithu.proto. Images use Foxglove's published
+// foxglove.RawImage schema, so Foxglove shows the frame, the label mask and the
 // error-probability map without any extension.
 
 import { readFileSync } from 'node:fs';

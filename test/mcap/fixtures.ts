@@ -11,7 +11,7 @@ export const START_NS = 1_767_225_600_000_000_000n;
 /** 30 frames per second. */
 export const FRAME_INTERVAL_NS = 33_333_333n;
 
-/** A textured frame whose bytes depend on the sequence number, with a square ground truth. */
+/** Makes a textured frame whose bytes depend on the sequence number, with a square ground truth. */
 export function makeFrame(sequence: number, withMask = true): RecordedFrame {
   const gray8 = new Uint8Array(FRAME_WIDTH * FRAME_HEIGHT);
   for (let i = 0; i < gray8.length; i++) gray8[i] = (i * 7 + sequence * 13) % 256;
@@ -31,7 +31,7 @@ export function makeFrame(sequence: number, withMask = true): RecordedFrame {
   return frame;
 }
 
-/** A result for the frame: a square label mask and a ramp of error probability. */
+/** Makes a result for the frame: a square label mask and a ramp of error probability. */
 export function makeResult(frame: RecordedFrame, streamId = 'stream-7f3a'): Result {
   const size = MODEL_SIZE * MODEL_SIZE;
   const labelMask = new Uint8Array(size);

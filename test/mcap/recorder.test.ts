@@ -231,6 +231,24 @@ describe('McapRecorder', () => {
     expect(status.files).toHaveLength(0);
   });
 
+  it('unencodable result drops one frame', async () => {
+    const recorder = new McapRecorder({ directory, streamName: 'probe-a' });
+    const broken = { ...makeResult(makeFrame(0)), letterbox: undefined } as unknown as ReturnType<typeof makeResult>;
+    expect(recorder.write(makeFrame(0), broken)).toBe(true);
+    expect(recorder.write(makeFrame(1))).toBe(true);
+    const status = await recorder.close();
+    expect(status.state).toBe('closed');
+    expect(status.framesDropped).toBe(1);
+    expect(status.framesWritten).toBe(1);
+  });
+
+  it('malformed frame does not throw', async () => {
+    const recorder = new McapRecorder({ directory, streamName: 'probe-a' });
+    const malformed = { sequence: 0, captureTimestampNs: 0n, width: 4, height: 4 } as unknown as ReturnType<typeof makeFrame>;
+    expect(recorder.write(malformed)).toBe(false);
+    expect((await recorder.close()).framesDropped).toBe(1);
+  });
+
   it('writes after close are dropped', async () => {
     const recorder = new McapRecorder({ directory, streamName: 'probe-a' });
     await recorder.close();
