@@ -14,7 +14,7 @@ import { DROP_REASONS } from './types.js';
 import type { Pipeline, PipelineOptions } from './index.js';
 
 const FRAME_WIDTH = 709;
-/** Fewest runs a throughput window or a timing loop contains, however slow the model: fewer make the rate mostly noise. */
+/** Minimum number of runs in a throughput window or timing loop, however slow the model, because fewer make the rate mostly noise. */
 const MIN_RUNS = 6;
 const FRAME_HEIGHT = 749;
 
@@ -63,7 +63,7 @@ function modelInput(manifest: ModelManifest, batch: number): Float32Array {
   return input;
 }
 
-/** Raw session throughput at one batch size, in frames per second, and the median run in ms. */
+/** Measures raw session throughput at one batch size, in frames per second, and the median run in ms. */
 export async function rawThroughput(manifest: ModelManifest, session: SessionOptions, batch: number, seconds: number): Promise<{ framesPerSecond: number; medianRunMs: number }> {
   const model = await createModelSession(manifest, session);
   try {
@@ -85,8 +85,8 @@ export async function rawThroughput(manifest: ModelManifest, session: SessionOpt
 }
 
 /**
- * Median batch-1 run time of backbone.onnx and of segwithu.onnx (every output fetched), run
- * alternately so that load from other processes hits both alike.
+ * Measures the median batch-1 run time of backbone.onnx and of segwithu.onnx (every output
+ * fetched), run alternately so that load from other processes hits both alike.
  */
 export async function headCost(manifest: ModelManifest, session: SessionOptions, seconds: number): Promise<{ backboneMs: number; segwithuMs: number }> {
   const options = ortSessionOptions(session);
@@ -125,7 +125,7 @@ async function withPipeline<T>(options: PipelineOptions, body: (pipeline: Pipeli
   }
 }
 
-/** Steady-state frames per second from run end times: frames after the first run over the time from its end to the last. */
+/** Counts the frames after the first run and the seconds from that run's end to the last run's end (a steady-state rate). */
 function steadyRate(runs: { endMs: number; frames: number }[]): { frames: number; seconds: number } {
   if (runs.length < 2) return { frames: 0, seconds: 0 };
   const frames = runs.slice(1).reduce((sum, run) => sum + run.frames, 0);
@@ -135,7 +135,7 @@ function steadyRate(runs: { endMs: number; frames: number }[]): { frames: number
 export interface OverheadReport {
   rawFramesPerSecond: number;
   pipelineFramesPerSecond: number;
-  /** Median over rounds of pipeline / raw: one round slowed by another process does not move it. */
+  /** Median over rounds of pipeline / raw, so a single round slowed by another process barely moves it. */
   ratio: number;
   /** Pipeline / raw per round, to show how much the shared machine moved the figure. */
   roundRatios: number[];
@@ -143,7 +143,7 @@ export interface OverheadReport {
 }
 
 /**
- * Raw session at maxBatch against the pipeline fed a lossless replay as fast as it takes frames,
+ * Measures the raw session at maxBatch against the pipeline fed a lossless replay as fast as it takes frames,
  * in alternating windows (raw, pipeline, raw, ...) so that load from other processes falls on
  * both alike. Each window lasts windowSeconds and at least MIN_RUNS runs. Its rate counts the
  * frames after its first run, over the time from that run's end to the last run's end, so
@@ -217,8 +217,8 @@ export interface LiveRunReport {
 }
 
 /**
- * Live streams, each sending at `fps` on its own clock for `seconds`, with latency from
- * submit (receivedNs) to the result's emission. Frames still in flight at the end are waited for.
+ * Runs live streams, each sending at `fps` on its own clock for `seconds`, and measures latency
+ * from submit (receivedNs) to the result's emission. Frames still in flight at the end are waited for.
  */
 export async function liveRun(options: PipelineOptions, streamIds: string[], fps: number, seconds: number): Promise<LiveRunReport> {
   return withPipeline(options, async (pipeline) => {

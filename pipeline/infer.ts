@@ -14,7 +14,7 @@ export interface InferOptions<T> {
   classCount: number;
   /** Receives every frame of a batch whose run failed; the operator goes on with the next batch. */
   onBatchError: (jobs: T[], error: Error) => void;
-  /** Reports each run: frames in it and its duration. */
+  /** Reports each successful run: frames in it and its duration. */
   onRun?: (batchSize: number, durationNs: bigint) => void;
 }
 
@@ -34,6 +34,8 @@ export function infer<T extends PreparedJob>(o: InferOptions<T>): OperatorFuncti
       let running = false;
       let sourceDone = false;
       let unsubscribed = false;
+      /** Batches whose run ended and whose frames wait for the next turn to be emitted. */
+      let emitting = 0;
 
       const emitFrames = (batch: T[], outputs: ModelOutputs, startNs: bigint, endNs: bigint): void => {
         const mapSize = o.pixelsPerFrame;
@@ -52,8 +54,6 @@ export function infer<T extends PreparedJob>(o: InferOptions<T>): OperatorFuncti
           });
         });
       };
-
-      let emitting = 0;
 
       const completeIfDone = (): void => {
         if (sourceDone && !running && waiting.length === 0 && emitting === 0) subscriber.complete();
