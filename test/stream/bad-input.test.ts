@@ -1,0 +1,146 @@
+// Bad input from one device, with the real pipeline: each case gets its own error code back,
+// is counted on /metrics, leaves that connection usable (unless the framing itself broke), and
+// does not disturb a second device streaming at the same time.
+
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+import type { segwithu } from '../../proto/generated/segwithu.js';
+import { DeviceConnection } from '../../stream/device-client.js';
+import { sleep } from '../../stream/sources/playback.js';
+import { startServer, type RunningServer } from '../../stream/server.js';
+import { proto } from '../../stream/wire.js';
+import { describeWithModel, fetchMetrics, metricValue, MODEL_DIR, silentLogger, syntheticFrameMessage, waitUntil } from './helpers.js';
+
+const MAX_MESSAGE_BYTES = 1024 * 1024;
+const MAX_FRAME_PIXELS = 1024 * 1024;
+
+interface BadCase {
+  code: string;
+  /** Sends the bad message on a connection that has sent its hello (unless needsHello is false). */
+  send: (connection: DeviceConnection) => void;
+  needsHello?: boolean;
+}
+
+const CASES: BadCase[] = [
+  { code: 'ERR_DECODE', send: (c) => c.sendRaw(Uint8Array.from([0xff, 0xff, 0xff, 0xff])) },
+  { code: 'ERR_PROTOCOL_VERSION', send: (c) => c.send({ protocolVersion: 2, frame: syntheticFrameMessage(100) }) },
+  { code: 'ERR_NO_HELLO', send: (c) => c.send({ frame: syntheticFrameMessage(100) }), needsHello: false },
+  { code: 'ERR_FRAME_SIZE_MISMATCH', send: (c) => c.send({ frame: { ...syntheticFrameMessage(100), height: 47 } }) },
+  { code: 'ERR_FRAME_TOO_LARGE', send: (c) => c.send({ frame: { ...syntheticFrameMessage(100), width: 4096, height: 4096 } }) },
+  { code: 'ERR_MESSAGE_TOO_LARGE', send: (c) => c.send({ frame: syntheticFrameMessage(100, 1200, 1000) }) },
+  { code: 'ERR_PIXEL_FORMAT', send: (c) => c.send({ frame: { ...syntheticFrameMessage(100), pixelFormat: 9 as segwithu.v1.PixelFormat } }) },
+  { code: 'ERR_MASK_SIZE', send: (c) => c.send({ frame: { ...syntheticFrameMessage(100), groundTruthMask: new Uint8Array(10) } }) },
+];
+
+describeWithModel('bad input with real pipeline', () => {
+  let server: RunningServer;
+  let ingestUrl: string;
+  let neighbour: DeviceConnection;
+  let neighbourSent = 0;
+  let neighbourRunning = true;
+  let neighbourLoop: Promise<void>;
+
+  async function hello(connection: DeviceConnection, name: string, lossless: boolean): Promise<string> {
+    connection.send({ hello: { streamName: name, nominalRateHz: 30, width: 64, height: 48, pixelFormat: proto.PixelFormat.GRAY8, lossless } });
+    const reply = await connection.waitForReply((r) => r.body === 'helloAck');
+    return reply.helloAck?.streamId ?? '';
+  }
+
+  beforeAll(async () => {
+    server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      tcpPort: 0,
+      modelDir: MODEL_DIR,
+      logger: silentLogger,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+      maxFramePixels: MAX_FRAME_PIXELS,
+      clientDir: '/nonexistent',
+    });
+    ingestUrl = `${server.url.replace(/^http/, 'ws')}/ingest`;
+
+    // The neighbour streams lossless frames, one at a time at about 10 frames/s, for as long as the cases run.
+    neighbour = await DeviceConnection.connect(ingestUrl);
+    await hello(neighbour, 'neighbour', true);
+    neighbourLoop = (async () => {
+      while (neighbourRunning && !neighbour.isClosed) {
+        neighbour.send({ frame: syntheticFrameMessage(neighbourSent) });
+        neighbourSent += 1;
+        await neighbour.waitForAcks(neighbourSent, 30_000);
+        await sleep(100);
+      }
+    })();
+  }, 60_000);
+
+  afterAll(async () => {
+    neighbourRunning = false;
+    await neighbourLoop?.catch(() => undefined);
+    await neighbour?.close();
+    await server?.close();
+  });
+
+  for (const badCase of CASES) {
+    it(`${badCase.code} reported and counted`, async () => {
+      const connection = await DeviceConnection.connect(ingestUrl);
+      const name = `bad-${badCase.code.toLowerCase().replace(/_/g, '-')}`;
+      let streamId = '';
+      if (badCase.needsHello !== false) {
+        streamId = await hello(connection, name, true);
+      }
+
+      badCase.send(connection);
+      const reply = await connection.waitForReply((r) => r.body === 'error');
+      expect(reply.error?.code).toBe(badCase.code);
+      expect(reply.error?.fatal).toBe(false);
+      expect(reply.error?.message).toMatch(/;/);
+
+      // The connection survives: a good frame afterwards is taken and acknowledged.
+      if (streamId === '') {
+        streamId = await hello(connection, name, true);
+      }
+      connection.send({ frame: syntheticFrameMessage(101) });
+      await connection.waitForAcks(1, 30_000);
+
+      const metrics = await fetchMetrics(server.url);
+      const counted = badCase.needsHello === false
+        ? metricValue(metrics, 'segwithu_invalid_messages_total', { stream: '', code: badCase.code })
+        : metricValue(metrics, 'segwithu_invalid_messages_total', { stream: streamId, code: badCase.code });
+      expect(counted).toBeGreaterThanOrEqual(1);
+      await connection.close();
+    }, 60_000);
+  }
+
+  it('TCP broken framing ends one connection', async () => {
+    const connection = await DeviceConnection.connect(`tcp://127.0.0.1:${server.tcpPort}`);
+    const streamId = await hello(connection, 'tcp-bad', true);
+    connection.send({ frame: { ...syntheticFrameMessage(0), groundTruthMask: new Uint8Array(3) } });
+    const maskError = await connection.waitForReply((r) => r.body === 'error');
+    expect(maskError.error?.code).toBe('ERR_MASK_SIZE');
+
+    connection.sendUnframed(Uint8Array.from([0x7f, 0xff, 0xff, 0xff]));
+    const framingError = await connection.waitForReply((r) => r.body === 'error' && r.error?.code === 'ERR_FRAMING');
+    expect(framingError.error?.fatal).toBe(true);
+    await connection.closed;
+
+    const metrics = await fetchMetrics(server.url);
+    expect(metricValue(metrics, 'segwithu_invalid_messages_total', { stream: streamId, code: 'ERR_FRAMING' })).toBe(1);
+    expect(metricValue(metrics, 'segwithu_invalid_messages_total', { stream: streamId, code: 'ERR_MASK_SIZE' })).toBe(1);
+  }, 60_000);
+
+  it('neighbour stream is unaffected', async () => {
+    neighbourRunning = false;
+    await neighbourLoop;
+    expect(neighbourSent).toBeGreaterThan(0);
+    expect(neighbour.errorCounts).toEqual({});
+    expect(neighbour.ackCount).toBe(neighbourSent);
+
+    await waitUntil(() => server.pipeline.counters('neighbour').inFlight === 0, 30_000, 'the neighbour frames to finish');
+    const counters = server.pipeline.counters('neighbour');
+    expect(counters.received).toBe(neighbourSent);
+    expect(counters.processed).toBe(neighbourSent);
+    expect(Object.values(counters.dropped).every((count) => count === 0)).toBe(true);
+
+    const metrics = await fetchMetrics(server.url);
+    expect(metricValue(metrics, 'segwithu_accounting_ok')).toBe(1);
+  }, 60_000);
+});
