@@ -1,9 +1,10 @@
 // The per-stream ledger behind the invariant received = processed + sum(dropped) + inFlight.
 //
-// Every submitted frame gets a Ticket. A ticket is settled exactly once, as processed or as
-// dropped with a reason; settling twice is refused, so a frame that both times out at shutdown
-// and later comes out of the session is counted once. inFlight is its own counter (incremented
-// on admission, decremented on settlement), so the invariant is a real check on every path.
+// Every submitted frame gets a Ticket, and a ticket is settled exactly once: as processed or as
+// dropped with a reason. A second settlement is ignored, so a frame that is dropped at the
+// shutdown deadline and later comes out of the session is counted once. inFlight is its own
+// counter (incremented on admission, decremented on settlement), so the invariant is a real
+// check on every path.
 
 import type { DropReason, Result } from './types.js';
 import { DROP_REASONS } from './types.js';
@@ -66,7 +67,7 @@ export class Ledger {
     return this.#streams.values();
   }
 
-  /** The stream's record, or undefined for a stream never seen (or removed). */
+  /** Returns the stream's record, or undefined for a stream never seen (or removed). */
   peek(streamId: string): StreamRecord | undefined {
     return this.#streams.get(streamId);
   }

@@ -2,13 +2,13 @@
 // logs match on; the message says what failed, on which value, and what to do.
 
 export type PipelineErrorCode =
-  | 'ERR_NOT_IMPLEMENTED'
   | 'ERR_MANIFEST_NOT_FOUND'
   | 'ERR_MANIFEST_INVALID'
   | 'ERR_MODEL_FILE_NOT_FOUND'
   | 'ERR_MODEL_CHECKSUM'
   | 'ERR_MODEL_CONTRACT'
   | 'ERR_FRAME_INVALID'
+  | 'ERR_MASK_SIZE_MISMATCH'
   | 'ERR_INFERENCE_FAILED'
   | 'ERR_PIPELINE_OPTIONS'
   | 'ERR_PIPELINE_CLOSED';

@@ -1,6 +1,6 @@
-// Geometry checks on a Frame before it enters the pipeline. Transports validate first; this
-// is the pipeline's own guard, so that a malformed frame is counted 'invalid' instead of
-// reading past a buffer inside a stage.
+// Geometry checks on a Frame before it enters the pipeline. Transports validate first, and this
+// is the pipeline's own guard: a malformed frame is counted 'invalid' instead of reading past a
+// buffer inside a stage.
 
 import type { Frame, PixelFormat } from './types.js';
 import { PipelineError } from './errors.js';
@@ -37,7 +37,7 @@ export function checkFrame(frame: Frame): PipelineError | undefined {
   }
 
   if (frame.groundTruthMask !== undefined && frame.groundTruthMask.length !== frame.width * frame.height) {
-    return invalid(`ground-truth mask holds ${frame.groundTruthMask.length} bytes, expected width × height = ${frame.width * frame.height}`);
+    return invalid(`ground-truth mask contains ${frame.groundTruthMask.length} bytes, expected width × height = ${frame.width * frame.height}`);
   }
 
   return undefined;

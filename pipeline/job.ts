@@ -1,5 +1,5 @@
-// What travels between the stages: the frame plus what each stage added. `ticket` is the
-// accounting handle; stages pass it on untouched and report drops through callbacks.
+// Jobs, the values passed between the stages: the frame plus what each stage added. `ticket` is
+// the accounting handle, which stages pass on untouched; they report drops through callbacks.
 
 import type { Frame, Letterbox, Result } from './types.js';
 import type { Ticket } from './accounting.js';

@@ -61,8 +61,8 @@ export function latestWins<T extends Job>(o: LatestWinsOptions<T>): OperatorFunc
       };
 
       const release = (): void => {
-        // Re-entry happens when a released frame changes demand synchronously downstream; the
-        // loop below re-reads demand on every pass, so the inner call has nothing to add.
+        // A released frame can change demand synchronously downstream and so call this again.
+        // The loop below re-reads demand on every pass, so the inner call has nothing to add.
         if (releasing) return;
         releasing = true;
 

@@ -11,7 +11,10 @@ import { PipelineError } from './errors.js';
 export function maskToFrame(mask: Uint8Array, letterbox: Letterbox, frameWidth: number, frameHeight: number): Uint8Array {
   const { modelWidth, modelHeight, scale, offsetX, offsetY } = letterbox;
   if (mask.length !== modelWidth * modelHeight) {
-    throw new PipelineError('ERR_FRAME_INVALID', `mask holds ${mask.length} values but the letterbox is ${modelWidth}×${modelHeight}`);
+    throw new PipelineError(
+      'ERR_MASK_SIZE_MISMATCH',
+      `mask contains ${mask.length} values but the letterbox is ${modelWidth}×${modelHeight}; pass the model-resolution mask of the result that carries this letterbox`,
+    );
   }
 
   const modelColumn = new Int32Array(frameWidth);
@@ -32,7 +35,7 @@ export function maskToFrame(mask: Uint8Array, letterbox: Letterbox, frameWidth: 
 /** Dice = 2|A ∩ B| / (|A| + |B|) of two same-size masks (non-zero = structure); 1 when both are empty. */
 export function dice(a: Uint8Array, b: Uint8Array): number {
   if (a.length !== b.length) {
-    throw new PipelineError('ERR_FRAME_INVALID', `Dice needs masks of one size, got ${a.length} and ${b.length} values`);
+    throw new PipelineError('ERR_MASK_SIZE_MISMATCH', `Dice needs masks of one size, got ${a.length} and ${b.length} values; compare both at frame resolution (maskToFrame)`);
   }
 
   let overlap = 0;
