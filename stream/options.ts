@@ -67,9 +67,9 @@ export interface ServerOptions {
   /** ONNX Runtime intra-op threads. Default: the pipeline's (2). */
   intraOpThreads?: number;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** Most frames per inference call, across streams. Default: the pipeline's (4). */
+  /** Maximum frames per inference call, across streams. Default: the pipeline's (4). */
   maxBatch?: number;
-  /** Longest wait for a batch to fill, in ms. Default: the pipeline's (0). */
+  /** Maximum wait for a batch to fill, in ms. Default: the pipeline's (0). */
   maxBatchWaitMs?: number;
   /** Lossless frames that may wait per stream. Default: the pipeline's (8). */
   maxQueuePerStream?: number;
@@ -177,11 +177,16 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   if (options.igtlPort !== undefined) {
     requireInteger('igtlPort', options.igtlPort, 0, 65535);
   }
-  try {
-    if (options.igtlConnect !== undefined) parseHostPort(options.igtlConnect);
-    if (options.igtlAllow !== undefined) buildAllowList(options.igtlAllow);
-  } catch (error) {
-    throw new OptionError(`igtlConnect or igtlAllow: ${(error as Error).message}`);
-  }
+  checkIgtlOption('igtlConnect', () => options.igtlConnect !== undefined && parseHostPort(options.igtlConnect));
+  checkIgtlOption('igtlAllow', () => options.igtlAllow !== undefined && buildAllowList(options.igtlAllow));
   return resolved;
+}
+
+/** Runs an OpenIGTLink option check and turns its IgtlError into an OptionError naming the option. */
+function checkIgtlOption(name: string, check: () => unknown): void {
+  try {
+    check();
+  } catch (error) {
+    throw new OptionError(`${name} is invalid: ${(error as Error).message}`);
+  }
 }

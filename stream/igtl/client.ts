@@ -21,7 +21,7 @@ import { IgtlStreams, ResultEncoder, type IgtlStreamDirectory } from './streams.
 export interface BackoffOptions {
   /** Delay before the first reconnection, in ms. Default 250. */
   initialBackoffMs?: number;
-  /** Longest delay between attempts, in ms. Default 10000. */
+  /** Maximum delay between attempts, in ms. Default 10000. */
   maxBackoffMs?: number;
   /** Factor the delay grows by after each failed attempt. Default 2. */
   backoffFactor?: number;
@@ -35,7 +35,7 @@ export interface IgtlClientOptions extends BackoffOptions {
   sink: FrameSink;
   /** Results to send back to the device server; only used when routing is not 'none'. */
   results$?: Observable<Result>;
-  /** Which results go back to the device server. Default 'none': devices rarely read them. */
+  /** Result routing towards the device server. Default 'none', because devices rarely read results. */
   routing?: ResultRouting;
   /** Give up a connection attempt after this many ms. Default 5000. */
   connectTimeoutMs?: number;

@@ -1,5 +1,5 @@
 // One OpenIGTLink TCP connection, in either role (accepted by the listener, or made by the
-// client): parse what the peer sends, submit IMAGEs as frames, answer queries, and send
+// client): parse what the peer sends, submit IMAGEs as frames, reply to queries, and send
 // results back.
 //
 // Ingest: each IMAGE becomes a Frame submitted 'live' (latest-wins in the pipeline). An
@@ -38,7 +38,7 @@ export interface FrameSink {
 }
 
 /**
- * Which results a connection receives:
+ * Result routing of a connection:
  * 'auto'  results of the streams it sent frames for, or of every stream while it sent none
  *         (a viewer such as 3D Slicer that only listens);
  * 'all'   every stream; 'own' only streams it sent frames for; 'none' nothing.
@@ -77,7 +77,7 @@ const STATUS_FOR_CODE: Partial<Record<IgtlErrorCode, number>> = {
 /** How long a failed connection may take to flush its STATUS before it is destroyed, in ms. */
 const END_GRACE_MS = 1000;
 
-/** Least time between two log lines for the same rejection code on one connection, in ms. */
+/** Minimum time between two log lines for the same rejection code on one connection, in ms. */
 const REJECTION_LOG_INTERVAL_MS = 10_000;
 
 let nextConnectionId = 1;

@@ -1,5 +1,5 @@
 // Errors raised by the OpenIGTLink codec, parser and transports. Each carries a stable code
-// that logs and /metrics group by, and says whether the byte stream can still be framed.
+// that logs and /metrics group by, and a `fatal` flag: whether the byte stream can still be framed.
 //
 // A framing error (`fatal: true`) means the next header cannot be located, so only that
 // connection ends. Any other error rejects one message and the connection continues.
@@ -7,7 +7,7 @@
 export type IgtlErrorCode =
   /** Header version is neither 1 nor 2. Framing error. */
   | 'ERR_IGTL_HEADER_VERSION'
-  /** TYPE is empty or holds bytes that are not printable ASCII before its zero padding. Framing error. */
+  /** TYPE is empty or contains bytes that are not printable ASCII before its zero padding. Framing error. */
   | 'ERR_IGTL_HEADER_TYPE'
   /** BODY_SIZE is above the parser's maxBodyBytes. Framing error. */
   | 'ERR_IGTL_BODY_TOO_LARGE'

@@ -12,7 +12,7 @@
 //
 // The risk goes out as STRING rather than STATUS: Slicer's OpenIGTLink module turns a STRING
 // into a text node that the Data module lists and that a script or a view annotation can
-// read, whereas STATUS is meant for device state and its codes cannot say "uncertain". The
+// read, whereas STATUS is meant for device state and has no code for "uncertain". The
 // key=value layout keeps it readable for people and parseable for scripts.
 
 import type { FrameGeometry, Letterbox, Result } from '../../pipeline/types.js';
@@ -131,7 +131,9 @@ function probabilityToUint8(probability: Float32Array): Uint8Array {
 }
 
 function clamp(value: number, low: number, high: number): number {
-  return value < low ? low : value > high ? high : value;
+  if (value < low) return low;
+  if (value > high) return high;
+  return value;
 }
 
 function truncateUtf8(text: string, maxBytes: number): string {

@@ -115,7 +115,7 @@ function decodeTypeName(field: Uint8Array): string {
   return Buffer.from(field.subarray(0, end)).toString('latin1');
 }
 
-/** Reads a zero-padded text field as UTF-8; the protocol asks for ASCII, which UTF-8 contains. */
+/** Reads a zero-padded text field as UTF-8, which covers the ASCII the protocol specifies. */
 export function decodeZeroPadded(field: Uint8Array): string {
   let end = 0;
   while (end < field.length && field[end] !== 0) end++;
@@ -125,7 +125,7 @@ export function decodeZeroPadded(field: Uint8Array): string {
 export function writeZeroPadded(target: Uint8Array, offset: number, size: number, text: string, what: string): void {
   const encoded = Buffer.from(text, 'utf8');
   if (encoded.length > size) {
-    throw new IgtlError('ERR_IGTL_ENCODE', `${what} "${text}" is ${encoded.length} bytes, above the ${size} the field holds`);
+    throw new IgtlError('ERR_IGTL_ENCODE', `${what} "${text}" is ${encoded.length} bytes, longer than its ${size}-byte field; shorten it`);
   }
   target.set(encoded, offset);
 }

@@ -100,7 +100,7 @@ export function decodeImage(content: Uint8Array, limits: ImageLimits): IgtlImage
   const size = readUint16x3(view, 6);
   const floats: number[] = [];
   for (let i = 0; i < 12; i++) floats.push(view.getFloat32(12 + 4 * i));
-  if (!floats.every(Number.isFinite)) throw imageHeaderError(`orientation or position holds a non-finite value (${floats.join(', ')})`);
+  if (!floats.every(Number.isFinite)) throw imageHeaderError(`orientation or position: it contains a non-finite value (${floats.join(', ')})`);
   const subvolumeOffset = readUint16x3(view, 60);
   const subvolumeSize = readUint16x3(view, 66);
 

@@ -33,7 +33,7 @@ export interface IgtlListenerOptions {
   /** Open connections beyond which new ones are refused. Default 16. */
   maxConnections?: number;
   parser?: IgtlParserOptions;
-  /** Which results each connection receives. Default 'auto' (see ResultRouting). */
+  /** Result routing of each connection. Default 'auto' (see ResultRouting). */
   routing?: ResultRouting;
   /** Per-connection send buffer in bytes above which results wait, latest-wins. Default 8 MiB. */
   maxSendBufferBytes?: number;

@@ -75,10 +75,10 @@ const GEOMETRY_MEMORY_FRAMES = 32;
  * with the input device name for OpenIGTLink streams, and with the stream id's last path
  * segment for streams from other transports.
  *
- * Geometry comes from Result.geometry when the pipeline copied it there; otherwise from the
- * frame with the same stream and sequence, remembered by rememberFrame() when it was
- * submitted; otherwise from the stream's latest frame. Share one encoder between a listener
- * and a client so that outputs of the client's streams find their geometry.
+ * Geometry comes from Result.geometry when the pipeline copied it there. Otherwise it comes
+ * from the frame with the same stream and sequence, which rememberFrame() stored at submit,
+ * and failing that from the stream's latest frame. Share one encoder between a listener and
+ * a client so that outputs of the client's streams find their geometry.
  */
 export class ResultEncoder {
   readonly options: ResultEncodingOptions;

@@ -63,7 +63,8 @@ describe('encodeResult', () => {
     expect(label.header.deviceName).toBe('Probe_label');
     expect(errorProbability.header.deviceName).toBe('Probe_errprob');
     expect(risk.header.deviceName).toBe('Probe_risk');
-    expect(risk.kind === 'string' && risk.string.text).toBe('frame_risk=0.250 alarm=ok sequence=42 model=synthetic');
+    if (risk.kind !== 'string') throw new Error('expected a STRING risk message');
+    expect(risk.string.text).toBe('frame_risk=0.250 alarm=ok sequence=42 model=synthetic');
     expect(encoded.totalBytes).toBe(encoded.label.length + encoded.errorProbability.length + encoded.risk.length);
   });
 
@@ -139,7 +140,8 @@ describe('ResultEncoder', () => {
 
     // An unknown sequence falls back to the stream's latest frame.
     const [later] = parseAll(encoder.encode(syntheticResult({ ...FRAME, streamId, sequence: 9 })).label);
-    expect(later.kind === 'image' && later.image.centerMm).toEqual(ROTATED_GEOMETRY.centerMm);
+    if (later.kind !== 'image') throw new Error('expected IMAGE');
+    expect(later.image.centerMm).toEqual(ROTATED_GEOMETRY.centerMm);
 
     // Each result is encoded once, however many connections send it.
     expect(encoder.encode(result)).toBe(encoder.encode(result));
@@ -149,7 +151,8 @@ describe('ResultEncoder', () => {
     const encoder = new ResultEncoder();
     encoder.rememberFrame({ streamId: FRAME.streamId, sequence: FRAME.sequence, geometry: { ...ROTATED_GEOMETRY, coordinateSystem: 'RAS' } });
     const [label] = parseAll(encoder.encode(syntheticResult({ ...FRAME, geometry: ROTATED_GEOMETRY })).label);
-    expect(label.kind === 'image' && label.image.coordinateSystem).toBe('LPS');
+    if (label.kind !== 'image') throw new Error('expected IMAGE');
+    expect(label.image.coordinateSystem).toBe('LPS');
     expect(label.header.deviceName).toBe('Probe_label');
   });
 });

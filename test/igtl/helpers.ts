@@ -16,7 +16,7 @@ export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex');
 }
 
-/** Records submitted frames and invalid counts; optionally answers each frame with a synthetic result. */
+/** Records submitted frames and invalid counts; when `respond` is set, emits a synthetic result for each frame. */
 export class RecordingSink implements FrameSink {
   readonly frames: Frame[] = [];
   readonly modes: SubmitMode[] = [];
@@ -43,7 +43,7 @@ export class RecordingSink implements FrameSink {
 }
 
 /**
- * A result for `frame` at a 32 × 32 model resolution whose letterbox fits the frame's longer
+ * Builds a result for `frame` at a 32 × 32 model resolution whose letterbox fits the frame's longer
  * side: label 1 on model pixels with x + y even, error probability x / 31.
  */
 export function syntheticResult(frame: Pick<Frame, 'streamId' | 'sequence' | 'captureTimestampNs' | 'receivedNs' | 'width' | 'height' | 'geometry'>): Result {
@@ -113,7 +113,7 @@ export function crc64Bitwise(data: Uint8Array): bigint {
   return crc;
 }
 
-/** Polls `condition` every 5 ms until it holds or `timeoutMs` passes; throws with `what` on timeout. */
+/** Polls `condition` every 5 ms until it is true or `timeoutMs` passes; throws naming `what` on timeout. */
 export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {

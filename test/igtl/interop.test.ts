@@ -115,7 +115,7 @@ function runProgram(path: string, args: string[], timeoutMs = 20_000): Promise<s
   });
 }
 
-/** A bare TCP server that parses every message it receives and answers GET_STATUS with STATUS OK. */
+/** Starts a bare TCP server that parses every message it receives and replies to GET_STATUS with STATUS OK. */
 async function recordingServer(): Promise<{ port: number; messages: IgtlMessage[]; rejections: string[] }> {
   const messages: IgtlMessage[] = [];
   const rejections: string[] = [];
@@ -148,7 +148,7 @@ async function recordingServer(): Promise<{ port: number; messages: IgtlMessage[
   return { port: typeof address === 'object' && address !== null ? address.port : 0, messages, rejections };
 }
 
-/** The value igtl_send.cxx writes for component c at (i, j) in message m, as the type stores it. */
+/** Returns the value igtl_send.cxx writes for component c at (i, j) in message m, as the type stores it. */
 function senderValue(scalarType: ScalarType, i: number, j: number, c: number, m: number): number {
   const value = ((7 * i + 13 * j + 3 * c + 5 * m) % 200) - 50;
   if (scalarType.startsWith('uint')) return Math.max(0, value);

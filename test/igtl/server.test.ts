@@ -68,7 +68,8 @@ describe('server with OpenIGTLink', () => {
     expect(label.image.axesMm).toEqual(ROTATED_GEOMETRY.axesMm);
     expect(label.image.centerMm).toEqual(ROTATED_GEOMETRY.centerMm);
     expect(label.image.coordinateSystem).toBe('LPS');
-    expect(risk.kind === 'string' && risk.string.text).toMatch(/^frame_risk=\d\.\d{3} alarm=ok sequence=0 model=/);
+    if (risk.kind !== 'string') throw new Error('expected a STRING risk message');
+    expect(risk.string.text).toMatch(/^frame_risk=\d\.\d{3} alarm=ok sequence=0 model=/);
 
     const streams = await listStreams(server);
     expect(streams).toContainEqual(expect.objectContaining({ streamId: 'probe', source: 'openigtlink', state: 'active', lastSequence: 0 }));

@@ -15,7 +15,7 @@ const WRITERS: Record<ScalarType, [number, (view: DataView, offset: number, valu
   float64: [8, (v, o, x, le) => v.setFloat64(o, x, le)],
 };
 
-/** An image whose data holds `values` (interleaved components) in the given type and byte order. */
+/** Builds an image whose data contains `values` (interleaved components) in the given type and byte order. */
 function makeImage(scalarType: ScalarType, endian: 'big' | 'little', size: Vec3, components: number, values: number[]): IgtlImage {
   const [bytes, write] = WRITERS[scalarType];
   const data = new Uint8Array(values.length * bytes);

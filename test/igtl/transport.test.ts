@@ -108,8 +108,9 @@ describe('IgtlListener', () => {
     await waitFor(() => bad.closed, 'the bad connection to close');
 
     const [status] = bad.ofType('STATUS');
-    expect(status?.kind === 'status' && status.status.code).toBe(17);
-    expect(status?.kind === 'status' && status.status.message).toMatch(/^ERR_IGTL_HEADER_VERSION: /);
+    if (status?.kind !== 'status') throw new Error('expected a STATUS message before the close');
+    expect(status.status.code).toBe(17);
+    expect(status.status.message).toMatch(/^ERR_IGTL_HEADER_VERSION: /);
     expect(listener.metrics.connectionsFailed).toBe(1);
 
     good.socket.write(probeImage('Good'));
@@ -125,7 +126,8 @@ describe('IgtlListener', () => {
     await waitFor(() => peer.ofType('STATUS').length === 1, 'a STATUS reply');
     const [reply] = peer.ofType('STATUS');
     expect(reply.header.deviceName).toBe('Keepalive');
-    expect(reply.kind === 'status' && reply.status.code).toBe(1);
+    if (reply.kind !== 'status') throw new Error('expected a STATUS reply');
+    expect(reply.status.code).toBe(1);
   });
 
   it('routes results to viewer and device', async () => {
@@ -164,7 +166,8 @@ describe('IgtlListener', () => {
 
     await waitFor(() => viewer.messages.length === 3, 'one result');
     const risk = viewer.ofType('STRING')[0];
-    expect(risk.kind === 'string' && risk.string.text).toContain('sequence=1');
+    if (risk.kind !== 'string') throw new Error('expected a STRING risk message');
+    expect(risk.string.text).toContain('sequence=1');
     expect(risk.header.deviceName).toBe('probe_risk');
   });
 
@@ -212,7 +215,7 @@ describe('IgtlListener', () => {
   });
 });
 
-/** A device-side OpenIGTLink server: records what the client sends, runs `onConnection` per connection. */
+/** Starts a device-side OpenIGTLink server that records what the client sends and runs `onConnection` per connection. */
 async function deviceServer(onConnection: (socket: Socket, index: number) => void, port = 0): Promise<{ server: Server; port: number; received: IgtlMessage[] }> {
   const received: IgtlMessage[] = [];
   const open = new Set<Socket>();

@@ -3,9 +3,9 @@
 //
 // usage: igtl_send <host> <port> <count> <scalar type> <components> <endian 1|2> <width> <height>
 //
-// Pixel value of component c at (i, j) in message m: ((7 i + 13 j + 3 c + 5 m) mod 200) - 50,
-// clamped at 0 for unsigned types and scaled by 0.5 for float types; written byte by byte in
-// the requested byte order. Geometry: spacing 0.3 x 0.4 x 1.5 mm, axes rotated 30 degrees
+// Pixel value of component c at (i, j) in message m: ((7 i + 13 j + 3 c + 5 m) mod 200) - 50.
+// Unsigned types clamp it at 0 and float types scale it by 0.5. Values are written byte by
+// byte in the requested byte order. Geometry: spacing 0.3 x 0.4 x 1.5 mm, axes rotated 30 degrees
 // about z, centre (12.5, -7.25, 3), RAS. Timestamp of message m: 1700000000 + m seconds.
 
 #include <cmath>
