@@ -7,6 +7,6 @@ const { main } = await import('../stream/cli.ts');
 const exitCode = await main(process.argv.slice(2));
 process.exitCode = exitCode;
 
-// The process normally ends on its own once the command is done; this timer, which does not
-// keep the process alive, ends it if a stray handle (a socket still closing) would hold it open.
+// The process normally ends on its own once the command is done. This timer does not keep the
+// process alive, but it ends the process when a stray handle (a socket still closing) would.
 setTimeout(() => process.exit(exitCode), 2000).unref();

@@ -13,7 +13,7 @@ export interface OptionSpec {
   env?: string;
   /** Placeholder shown in --help, for example 'N' or 'DIR'; absent for switches. */
   valueName?: string;
-  /** What the option sets, with its unit. */
+  /** Help text: the setting and its unit. */
   help: string;
   /** Default as shown in --help. */
   defaultText?: string;

@@ -31,8 +31,8 @@ const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'model-dir', env: 'SEGWITHU_MODEL_DIR', valueName: 'DIR', help: 'Model folder with manifest.json.', defaultText: 'models/carotid' },
   { flag: 'threads', env: 'SEGWITHU_THREADS', valueName: 'N', help: 'ONNX Runtime intra-op threads.', defaultText: '2' },
   { flag: 'providers', env: 'SEGWITHU_PROVIDERS', valueName: 'LIST', help: 'ONNX Runtime execution providers in order of preference (comma-separated).', defaultText: 'cpu' },
-  { flag: 'max-batch', env: 'SEGWITHU_MAX_BATCH', valueName: 'N', help: 'Most frames per inference call, across streams.', defaultText: '4' },
-  { flag: 'max-batch-wait-ms', env: 'SEGWITHU_MAX_BATCH_WAIT_MS', valueName: 'MS', help: 'Longest wait for a batch to fill, in ms.', defaultText: '0' },
+  { flag: 'max-batch', env: 'SEGWITHU_MAX_BATCH', valueName: 'N', help: 'Maximum frames per inference call, across streams.', defaultText: '4' },
+  { flag: 'max-batch-wait-ms', env: 'SEGWITHU_MAX_BATCH_WAIT_MS', valueName: 'MS', help: 'Maximum wait for a batch to fill, in ms.', defaultText: '0' },
   { flag: 'max-queue-per-stream', env: 'SEGWITHU_MAX_QUEUE_PER_STREAM', valueName: 'N', help: 'Lossless frames that may wait per stream.', defaultText: '8' },
   { flag: 'alarm', env: 'SEGWITHU_ALARM', valueName: 'E,X,EF,XF', help: 'Alarm hysteresis: enter risk, exit risk, frames to enter, frames to leave.', defaultText: "the model manifest's" },
   { flag: 'max-message-bytes', env: 'SEGWITHU_MAX_MESSAGE_BYTES', valueName: 'BYTES', help: 'Largest ingest message, in bytes.', defaultText: String(SERVER_DEFAULTS.maxMessageBytes) },
@@ -71,7 +71,7 @@ Commands:
 
 Run segwithu-live COMMAND --help for the options of a command.`;
 
-/** Where the CLI writes; tests pass their own. */
+/** Output channels of the CLI; tests pass their own. */
 export interface CliOutput {
   out: (text: string) => void;
   err: (text: string) => void;

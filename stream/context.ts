@@ -1,5 +1,5 @@
-// What the server's plugins share: options, the pipeline, the stream registry, the viewer hub,
-// telemetry and loggers. startServer builds one and hands it to each plugin.
+// Shared state of the server's plugins: options, the pipeline, the stream registry, the viewer
+// hub, telemetry and loggers. startServer builds one and hands it to each plugin.
 
 import type { Logger } from 'pino';
 

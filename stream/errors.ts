@@ -1,6 +1,7 @@
 // Errors raised by the transports, the viewer endpoint and the server's options. Each code is
-// stable: devices, viewers, logs and /metrics match on it. An ingest error is reported to the
-// device concerned as an ErrorReport; `fatal` says whether that connection ends with it.
+// stable, because devices, viewers, logs and /metrics match on it. An ingest error is reported
+// to the device concerned as an ErrorReport, whose `fatal` flag is true when that connection
+// ends with it.
 
 /** Codes reported to a device in an ErrorReport. */
 export type IngestErrorCode =

@@ -16,7 +16,7 @@ import { NO_STREAM } from './telemetry.js';
 import { frameFromMessage, gray16WindowFromHello, type HelloContext } from './validate.js';
 import { encodeIngestReply, PROTOCOL_VERSION, pixelFormatName, proto, uint64ToNumber } from './wire.js';
 
-/** What a transport gives the session to reach its connection. */
+/** Connection operations a transport provides to the session. */
 export interface IngestTransport {
   readonly kind: Extract<StreamSource, 'websocket' | 'tcp'>;
   readonly remoteAddress: string;
@@ -269,7 +269,7 @@ export class IngestSession {
   }
 
   #handleGoodbye(goodbye: segwithu.v1.IGoodbye): void {
-    this.#context.logger.info({ streamId: this.#stream?.id, reason: goodbye.reason }, 'device said goodbye');
+    this.#context.logger.info({ streamId: this.#stream?.id, reason: goodbye.reason }, 'device sent goodbye');
     this.#transport.close('goodbye');
   }
 

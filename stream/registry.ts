@@ -1,4 +1,4 @@
-// The streams this server knows: one per connected device or in-process source, plus ended
+// Registry of the server's streams: one per connected device or in-process source, plus ended
 // streams kept for streamRetentionMs so that their counters stay visible and a device that
 // reconnects under the same name resumes the same stream id.
 
@@ -23,13 +23,13 @@ export interface StreamEntry extends StreamDescription {
   state: 'active' | 'ended';
   /** Sequence number of the last frame accepted from the device; -1 before the first. */
   lastSequence: number;
-  /** Viewer sockets subscribed to this stream. */
+  /** Number of viewer sockets subscribed to this stream. */
   viewers: number;
   startedAtMs: number;
   endedAtMs: number | undefined;
 }
 
-/** Longest stream id; longer names are cut. */
+/** Maximum stream id length, in characters; longer names are cut. */
 const MAX_STREAM_ID_LENGTH = 64;
 
 /** Derives a stream id from a device's stream name: lower case, a-z 0-9 and '-', never empty. */

@@ -100,8 +100,8 @@ export async function startServer(input: ServerOptions = {}): Promise<RunningSer
   // Requests are not logged one by one (a Prometheus scrape every few seconds would flood the
   // log); starts, stops, connections and errors are.
   const app = fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) });
-  // ws reads messages up to twice maxMessageBytes, so that a message just above the limit is
-  // answered with ERR_MESSAGE_TOO_LARGE and the connection survives; beyond that ws closes it (1009).
+  // ws reads messages up to twice maxMessageBytes, so a message just above the limit is rejected
+  // with ERR_MESSAGE_TOO_LARGE and the connection survives. Beyond that, ws closes it (1009).
   await app.register(fastifyWebsocket, { options: { maxPayload: 2 * options.maxMessageBytes } });
   await app.register(ingestWebSocketPlugin, { context });
   await app.register(viewerWebSocketPlugin, { context });

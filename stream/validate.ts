@@ -7,7 +7,7 @@ import { IngestError } from './errors.js';
 import { bytesPerPixel, pixelFormatName, uint64ToBigInt, uint64ToNumber } from './wire.js';
 import type { segwithu } from '../proto/generated/segwithu.js';
 
-/** What the connection's DeviceHello declared. */
+/** Settings the connection's DeviceHello declared. */
 export interface HelloContext {
   streamId: string;
   /** Format used when a frame leaves pixel_format unspecified. */

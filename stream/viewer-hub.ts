@@ -2,9 +2,9 @@
 // stream is encoded once and sent to each of its viewers.
 //
 // Backpressure policy: per-viewer send budget, skip when behind. A result is not sent to a
-// viewer whose socket already has more than viewerMaxBufferedBytes queued; the skip is counted
-// and the next update the viewer receives says how many it missed. Nothing waits for a viewer,
-// so a slow viewer never slows the pipeline, the device or the other viewers.
+// viewer whose socket already has more than viewerMaxBufferedBytes queued. The skip is counted,
+// and the next update the viewer receives carries how many it missed. Nothing waits for a
+// viewer, so a slow viewer never slows the pipeline, the device or the other viewers.
 
 import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
@@ -105,7 +105,7 @@ export class ViewerHub {
     this.#options.logger.info({ viewerId: viewer.id, streamId: viewer.streamId, remoteAddress: viewer.remoteAddress, reason }, 'viewer disconnected');
   }
 
-  /** Handles one ViewerRequest; a bad request is answered with an ErrorReport, never a disconnect. */
+  /** Handles one ViewerRequest; a bad request gets an ErrorReport back and the viewer stays connected. */
   handleRequest(viewer: Viewer, bytes: Uint8Array): void {
     let request: segwithu.v1.ViewerRequest;
     try {

@@ -1,6 +1,6 @@
 // Helpers around the generated protobuf code (proto/generated, built by `npm run build:proto`).
-// protobufjs decodes 64-bit fields as Long; these helpers turn them into bigint (timestamps in
-// ns need all 64 bits) or number (sequence numbers stay far below 2^53).
+// protobufjs decodes 64-bit fields as Long. These helpers turn them into bigint, because
+// timestamps in ns need all 64 bits, or into number for sequence numbers, which stay far below 2^53.
 
 import Long from 'long';
 

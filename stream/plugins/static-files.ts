@@ -1,5 +1,5 @@
 // GET /: the built viewer (client/dist). When it has not been built, / returns a short page
-// that says how to build it, so the server still starts and answers.
+// with the build command, so the server still starts and serves its other routes.
 
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +22,6 @@ export const staticFilesPlugin: FastifyPluginAsync<{ clientDir: string }> = asyn
     return;
   }
 
-  app.log.warn({ clientDir }, 'viewer not built; / serves a page that says how to build it');
+  app.log.warn({ clientDir }, 'viewer not built; / serves a page with the build command');
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(VIEWER_NOT_BUILT_HTML));
 };

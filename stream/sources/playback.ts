@@ -69,8 +69,8 @@ export async function decodeFolderFrame(frame: FolderFrame): Promise<DecodedFram
   let mask: Uint8Array | undefined;
   if (frame.maskPath !== undefined) {
     const maskImage = await readPngGray8(frame.maskPath);
-    // A mask of another size cannot be ground truth for this frame; the device would send it
-    // anyway and the server rejects it with ERR_MASK_SIZE, which is the point of a test folder.
+    // A mask of another size is passed on unchanged. A device then sends it and the server
+    // rejects it with ERR_MASK_SIZE, which is what a test folder of bad masks is for.
     mask = maskImage.pixels;
   }
   return { ...image, frame, mask };
@@ -78,8 +78,9 @@ export async function decodeFolderFrame(frame: FolderFrame): Promise<DecodedFram
 
 /**
  * Yields a folder's frames decoded, in play order, once or looped. With preload, every frame is
- * decoded before the first is yielded, so decoding does not compete with sending at frame rate
- * (memory: about width × height × 2 bytes per frame); otherwise each is decoded when needed.
+ * decoded before the first is yielded, so decoding does not compete with sending at frame rate.
+ * That costs about width × height × 2 bytes of memory per frame. Without it, each frame is
+ * decoded when needed.
  */
 export async function* decodedFrames(
   frames: readonly FolderFrame[],

@@ -1,8 +1,8 @@
 // Replays a recorded folder of frames (see folder.ts for the layout) as one in-process stream,
 // with its masks as ground truth when the folder has them.
 //
-// Backpressure policy: live replays are latest-wins like a device (frames the pipeline has not
-// taken when the next one comes are dropped as 'superseded'); lossless replays wait for the
+// Backpressure policy: a live replay is latest-wins like a device, so a frame the pipeline has
+// not taken when the next one comes is dropped as 'superseded'. A lossless replay waits for the
 // pipeline to take each frame before sending the next, so every frame gets a result.
 
 import path from 'node:path';

@@ -1,5 +1,5 @@
-// What the in-process sources (synthetic probe, folder replay) share: the handle the server
-// stops them by, and the Frame they hand to the pipeline.
+// Parts shared by the in-process sources (synthetic probe, folder replay): the handle the
+// server stops them by, and the Frame they hand to the pipeline.
 
 import type { Frame } from '../../pipeline/index.js';
 import type { ServerContext } from '../context.js';

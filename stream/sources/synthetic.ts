@@ -47,7 +47,7 @@ const WHITE_AMPLITUDE = 6;
 function logCompress(amplitude: number): number {
   const decibels = 20 * Math.log10(Math.max(amplitude, 1e-3) / WHITE_AMPLITUDE);
   const grey = Math.round(255 * (1 + decibels / DYNAMIC_RANGE_DB));
-  return grey < 0 ? 0 : grey > 255 ? 255 : grey;
+  return Math.min(255, Math.max(0, grey));
 }
 
 function makeLogCompressionTable(): Uint8Array {
@@ -69,7 +69,7 @@ export class SyntheticProbe {
   readonly height: number;
   readonly #fieldWidth: number;
   readonly #fieldHeight: number;
-  /** Rayleigh speckle amplitude, mean about 1, laterally smoothed: the tissue the probe sees. */
+  /** Rayleigh speckle amplitude of the imaged tissue, mean about 1, laterally smoothed. */
   readonly #speckle: Float32Array;
   /** A second, independent field that drifts faster: frame-to-frame decorrelation of scatterers. */
   readonly #flicker: Float32Array;

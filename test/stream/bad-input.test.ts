@@ -1,6 +1,6 @@
-// Bad input from one device, with the real pipeline: each case gets its own error code back,
-// is counted on /metrics, leaves that connection usable (unless the framing itself broke), and
-// does not disturb a second device streaming at the same time.
+// Bad input from one device, with the real pipeline. Each case gets its own error code back and
+// is counted on /metrics. The connection stays usable unless the framing itself broke, and a
+// second device streaming at the same time is not disturbed.
 
 import { afterAll, beforeAll, expect, it } from 'vitest';
 

@@ -1,7 +1,7 @@
-// A stand-in for the pipeline in the server's unit tests only: it keeps the Pipeline interface's
-// contract (latest-wins or a bounded lossless queue per stream, every frame a result or a
-// counted drop) but replaces inference with an all-background mask after `runMs`, so tests can
-// drive the transports deterministically and without a model. Integration tests use the real one.
+// A stand-in for the pipeline, for the server's unit tests only. It keeps the Pipeline
+// interface's contract: latest-wins or a bounded lossless queue per stream, and every frame a
+// result or a counted drop. Inference is replaced by an all-background mask after `runMs`, so
+// tests drive the transports deterministically and without a model. Integration tests use the real one.
 
 import { Subject } from 'rxjs';
 
@@ -186,7 +186,7 @@ export class FakePipeline implements Pipeline {
   }
 }
 
-/** An all-background result for `frame`, letterboxed into the fake model's square input. */
+/** Builds an all-background result for `frame`, letterboxed into the fake model's square input. */
 export function fakeResult(frame: Frame): Result {
   const size = FAKE_MODEL_SIZE;
   const scale = size / Math.max(frame.width, frame.height);

@@ -53,14 +53,14 @@ export function describeWithModelAndData(name: string, body: () => void): void {
 
 /** Reads one sample from Prometheus text: the metric with exactly these labels (in any order). */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`).sort();
+  const expected = Object.entries(labels).map(([key, value]) => `${key}="${value}"`).sort();
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (match === null || match[1] !== name) {
       continue;
     }
     const present = match[2] === undefined || match[2] === '' ? [] : match[2].split(/,(?=[a-zA-Z_]+=")/).sort();
-    if (present.length === wanted.length && present.every((label, i) => label === wanted[i])) {
+    if (present.length === expected.length && present.every((label, i) => label === expected[i])) {
       return Number(match[3]);
     }
   }
@@ -104,11 +104,11 @@ export class TestViewer {
     return this.messages.filter((message) => message.body === 'update').map((message) => message.update!);
   }
 
-  async waitFor(condition: () => boolean, timeoutMs = 10_000, what = 'the expected viewer messages'): Promise<void> {
+  async waitFor(condition: () => boolean, timeoutMs = 10_000, description = 'the expected viewer messages'): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
       if (Date.now() > deadline) {
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.messages.length} messages received)`);
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${description} (${this.messages.length} messages received)`);
       }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -119,18 +119,18 @@ export class TestViewer {
   }
 }
 
-/** Polls `condition` every 10 ms until it holds; throws after timeoutMs naming `what`. */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+/** Polls `condition` every 10 ms until it holds; throws after timeoutMs naming `description`. */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, description: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
-/** A GRAY8 Frame message with a gradient and a dark disc, `width` × `height`. */
+/** Builds a GRAY8 Frame message of `width` × `height` with a gradient and a dark disc. */
 export function syntheticFrameMessage(sequence: number, width = 64, height = 48): segwithu.v1.IFrame {
   const pixels = new Uint8Array(width * height);
   for (let y = 0; y < height; y += 1) {
