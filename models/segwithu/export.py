@@ -94,6 +94,19 @@ def write_parity_fixture(graph: SegWithUGraph, out_dir: Path, size: int, mean: f
     (folder / "parity.json").write_text(json.dumps(index, indent=2) + "\n")
 
 
+def json_text(value) -> str:
+    """JSON with NaN written as null, because JSON has no NaN and JSON.parse rejects it."""
+    def clean(v):
+        if isinstance(v, float) and v != v:
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+    return json.dumps(clean(value), indent=2, allow_nan=False) + "\n"
+
+
 def write_manifest(out_dir: Path, paths: dict[str, Path], manifest: dict) -> None:
     manifest["files"] = {name: {"path": path.name, "sha256": sha256(path), "bytes": path.stat().st_size} for name, path in paths.items()}
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (out_dir / "manifest.json").write_text(json_text(manifest))

@@ -13,7 +13,7 @@ from PIL import Image
 from .calibrate import (AGGREGATE_NAMES, FrameAggregates, expected_calibration_error, fit_error_probability,
                         fit_frame_risk)
 from .data import FrameSet, content_statistics, letterbox_tensor, mask_to_frame, read_split
-from .export import OUTPUT_NAMES, SegWithUGraph, export_all, write_manifest, write_parity_fixture
+from .export import OUTPUT_NAMES, SegWithUGraph, export_all, json_text, write_manifest, write_parity_fixture
 from .metrics import auprc, auroc, aurc, dice
 from .networks import SegWithU, SegWithUHead, UNet
 from .train import Clock, log, normalise, predict, train_backbone, train_head
@@ -177,7 +177,7 @@ def run_recipe(args) -> int:
     report = evaluate_test(graph, args, split, mean, std, limit) if not getattr(args, "skip_test", False) else {}
     manifest = build_manifest(args, mean, std, graph, aggregates, risk_model, fit_report, report, smoke)
     write_manifest(args.out, paths, manifest)
-    (args.out / "test_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / "test_report.json").write_text(json_text(report))
     log(f"done in {clock.elapsed() / 60:.1f} min")
     return 0
 
