@@ -63,6 +63,8 @@ export interface IgtlConnectionOptions {
   replyVersion?: HeaderVersion;
   /** Devices per connection whose last whole image is kept for subvolume updates. Default 8. */
   maxSubvolumeDevices?: number;
+  /** Device names (streams) one connection may open; IMAGEs of further devices are rejected. Default 16. */
+  maxStreamsPerConnection?: number;
   /** Called for every message that decoded (the client resets its backoff on the first one). */
   onMessage?: (message: IgtlMessage) => void;
 }
@@ -100,6 +102,7 @@ export class IgtlConnection {
   #maxSendBufferBytes: number;
   #replyVersion: HeaderVersion;
   #onMessage: ((message: IgtlMessage) => void) | undefined;
+  #maxStreamsPerConnection: number;
 
   /** Streams this connection opened, by device name; they end when it closes. */
   #ownStreams = new Map<string, string>();
@@ -122,6 +125,7 @@ export class IgtlConnection {
     this.#maxSendBufferBytes = options.maxSendBufferBytes ?? 8 * 1024 * 1024;
     this.#replyVersion = options.replyVersion ?? 1;
     this.#onMessage = options.onMessage;
+    this.#maxStreamsPerConnection = options.maxStreamsPerConnection ?? 16;
     this.#log = options.logger.child({ connection: this.id, peer: this.peer });
 
     this.#metrics.connectionsOpened += 1;
@@ -265,6 +269,12 @@ export class IgtlConnection {
   #openStream(deviceName: string, width: number, height: number): string {
     const known = this.#ownStreams.get(deviceName);
     if (known !== undefined) return known;
+    if (this.#ownStreams.size >= this.#maxStreamsPerConnection) {
+      throw new IgtlError(
+        'ERR_IGTL_STREAM_REFUSED',
+        `no stream opened for device "${deviceName}": this connection already streams ${this.#ownStreams.size} devices (maxStreamsPerConnection); send each device on its own connection`,
+      );
+    }
 
     let streamId: string;
     try {

@@ -119,6 +119,20 @@ describe('IgtlListener', () => {
     expect(sink.frames[0].streamId).toBe('igtl/127.0.0.1/Good');
   });
 
+  it('device names per connection bounded', async () => {
+    const sink = new RecordingSink();
+    const listener = await listen(sink);
+    const device = new Peer(listener.port);
+    const names = Array.from({ length: 18 }, (_, i) => `Device${i}`);
+    device.socket.write(Buffer.concat(names.map((name, i) => probeImage(name, i))));
+    await waitFor(() => listener.metrics.messagesReceived === 18, 'eighteen messages');
+
+    expect(sink.frames).toHaveLength(16);
+    expect(listener.metrics.rejected('ERR_IGTL_STREAM_REFUSED')).toBe(2);
+    expect(sink.invalidTotal(), 'a refused stream has no id to count under').toBe(0);
+    expect(device.closed).toBe(false);
+  });
+
   it('answers GET_STATUS with OK', async () => {
     const listener = await listen(new RecordingSink());
     const peer = new Peer(listener.port);
