@@ -23,6 +23,9 @@ const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'host', env: 'SEGWITHU_HOST', valueName: 'ADDRESS', help: 'Interface to listen on; 127.0.0.1 serves this machine only.', defaultText: SERVER_DEFAULTS.host },
   { flag: 'port', env: 'SEGWITHU_PORT', valueName: 'N', help: 'HTTP and WebSocket port (0 = any free port).', defaultText: String(SERVER_DEFAULTS.port) },
   { flag: 'tcp-port', env: 'SEGWITHU_TCP_PORT', valueName: 'N', help: 'TCP ingest port for length-delimited protobuf (0 = off).', defaultText: '0' },
+  { flag: 'igtl-port', env: 'SEGWITHU_IGTL_PORT', valueName: 'N', help: 'OpenIGTLink listener port for devices and 3D Slicer (0 = off; Slicer uses 18944).', defaultText: '0' },
+  { flag: 'igtl-connect', env: 'SEGWITHU_IGTL_CONNECT', valueName: 'HOST:PORT', help: 'OpenIGTLink device server to ingest from; reconnects with backoff.', defaultText: 'none' },
+  { flag: 'igtl-allow', env: 'SEGWITHU_IGTL_ALLOW', valueName: 'LIST', help: 'Peer addresses or CIDR ranges the OpenIGTLink listener admits (comma-separated).', defaultText: '127.0.0.0/8,::1' },
   { flag: 'source', env: 'SEGWITHU_SOURCE', valueName: 'SOURCE', help: 'In-process source: synthetic, replay:DIR (a folder of PNG frames) or none.', defaultText: 'synthetic' },
   { flag: 'fps', env: 'SEGWITHU_SOURCE_FPS', valueName: 'RATE', help: 'Frame rate of the source in frames/s; replay also takes max.', defaultText: '30' },
   { flag: 'loop', env: 'SEGWITHU_SOURCE_LOOP', help: 'Replay: start again after the last frame.' },
@@ -134,6 +137,11 @@ export function serveOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): Se
   options.port = integer('port', 0, 65535, 'pass a port number, or 0 for any free port');
   const tcpPort = integer('tcp-port', 0, 65535, 'pass a port number, or 0 to turn TCP ingest off');
   options.tcpPort = tcpPort === 0 ? undefined : tcpPort;
+  const igtlPort = integer('igtl-port', 0, 65535, 'pass a port number, for example 18944, or 0 to turn the listener off');
+  options.igtlPort = igtlPort === 0 ? undefined : igtlPort;
+  options.igtlConnect = stringValue(values, 'igtl-connect');
+  const igtlAllow = stringValue(values, 'igtl-allow');
+  options.igtlAllow = igtlAllow === undefined ? undefined : parseList(igtlAllow);
   options.modelDir = stringValue(values, 'model-dir');
   options.intraOpThreads = integer('threads', 1, 256, 'pass the number of threads, for example 2');
   const providers = stringValue(values, 'providers');

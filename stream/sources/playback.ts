@@ -24,7 +24,14 @@ export class FramePacer {
   /** Resolves when the next frame is due; rejects with the signal's reason when aborted. */
   async next(signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    const nowMs = performance.now();
+    const waitMs = this.delayMs(performance.now());
+    if (waitMs > 0) {
+      await sleep(waitMs, signal);
+    }
+  }
+
+  /** Books the next frame at time nowMs (ms, monotonic) and returns how long to wait before sending it. */
+  delayMs(nowMs: number): number {
     if (this.#startMs === undefined) {
       this.#startMs = nowMs;
     }
@@ -36,11 +43,7 @@ export class FramePacer {
       dueMs = nowMs;
     }
     this.#index += 1;
-
-    const waitMs = dueMs - nowMs;
-    if (waitMs > 0) {
-      await sleep(waitMs, signal);
-    }
+    return Math.max(0, dueMs - nowMs);
   }
 }
 
