@@ -18,6 +18,8 @@ import { verifyModelFiles } from './checksum.js';
 import type { PipelineOptions } from './index.js';
 import { dropSummary, headCost, liveRun, pipelineOverhead, rawThroughput, soak, type LiveRunReport, type OverheadReport, type SoakReport } from './bench-phases.js';
 
+/** Results per stream a live phase aims for, whatever the model's speed. */
+const MIN_LIVE_RESULTS = 30;
 const DEFAULT_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../models/carotid');
 
 export interface BenchOptions {
@@ -145,11 +147,14 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   const overhead = await pipelineOverhead(manifest, session, pipelineOptions, maxBatch, phaseSeconds / 2, 3);
 
   phase(`latency at ${fps} frames/s`);
-  const latency = await liveRun(pipelineOptions, ['live'], fps, phaseSeconds * 2);
+  // Each live phase lasts long enough for about MIN_LIVE_RESULTS results per stream, so that
+  // percentiles and the rate ratio rest on more than a handful of frames when the model is slow.
+  const capacityFps = overhead.pipelineFramesPerSecond;
+  const latency = await liveRun(pipelineOptions, ['live'], fps, Math.max(phaseSeconds * 2, MIN_LIVE_RESULTS / Math.min(fps, capacityFps)));
 
   phase('two streams at full capacity each');
-  const offeredPerStreamFps = overhead.pipelineFramesPerSecond;
-  const overloadRun = await liveRun(pipelineOptions, ['overload-a', 'overload-b'], offeredPerStreamFps, phaseSeconds * 2);
+  const offeredPerStreamFps = capacityFps;
+  const overloadRun = await liveRun(pipelineOptions, ['overload-a', 'overload-b'], offeredPerStreamFps, Math.max(phaseSeconds * 2, (2 * MIN_LIVE_RESULTS) / capacityFps));
   const rates = overloadRun.perStream.map((s) => s.processedPerSecond);
   const overload = { ...overloadRun, offeredPerStreamFps, processedRatio: Math.min(...rates) / Math.max(...rates) };
 
