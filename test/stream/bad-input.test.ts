@@ -59,7 +59,7 @@ describeWithModel('bad input with real pipeline', () => {
     });
     ingestUrl = `${server.url.replace(/^http/, 'ws')}/ingest`;
 
-    // The neighbour streams lossless frames, one at a time at about 10 frames/s, for as long as the cases run.
+    // The neighbour streams lossless frames, one at a time at about 5 frames/s, for as long as the cases run.
     neighbour = await DeviceConnection.connect(ingestUrl);
     await hello(neighbour, 'neighbour', true);
     neighbourLoop = (async () => {
@@ -67,7 +67,7 @@ describeWithModel('bad input with real pipeline', () => {
         neighbour.send({ frame: syntheticFrameMessage(neighbourSent) });
         neighbourSent += 1;
         await neighbour.waitForAcks(neighbourSent, 30_000);
-        await sleep(100);
+        await sleep(200);
       }
     })();
   }, 60_000);
