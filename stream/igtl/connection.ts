@@ -144,7 +144,11 @@ export class IgtlConnection {
     });
     this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     this.#socket.on('drain', () => this.#flush());
-    this.#socket.on('error', (error) => this.#log.warn({ err: error }, 'OpenIGTLink socket error'));
+    this.#socket.on('error', (error: NodeJS.ErrnoException) => {
+      // A peer that closes while results are on their way is an ordinary disconnect, not a fault.
+      if (error.code === 'EPIPE' || error.code === 'ECONNRESET') this.#log.info({ code: error.code }, 'OpenIGTLink peer closed the connection');
+      else this.#log.warn({ err: error }, 'OpenIGTLink socket error');
+    });
   }
 
   get paused(): boolean {
