@@ -27,6 +27,7 @@ interface Settings {
   maxBatchWaitMs: number;
   maxQueuePerStream: number;
   alarm: AlarmThresholds;
+  extraOutputs: string[];
 }
 
 const DEFAULT_CLOSE_DEADLINE_MS = 5000;
@@ -66,6 +67,7 @@ function resolveSettings(o: PipelineOptions, manifest: ModelManifest): Settings 
     maxBatchWaitMs,
     maxQueuePerStream: integer('maxQueuePerStream', o.maxQueuePerStream, 8, 1, 100_000),
     alarm,
+    extraOutputs: o.extraOutputs ?? [],
   };
 }
 

@@ -18,6 +18,16 @@ export interface InferOptions<T> {
   onRun?: (batchSize: number, durationNs: bigint) => void;
 }
 
+/** Frame `index` of `batchSize`'s share of each extra output (views into the batch buffers). */
+function frameShares(extra: Record<string, Float32Array>, index: number, batchSize: number): Record<string, Float32Array> {
+  const shares: Record<string, Float32Array> = {};
+  for (const [name, data] of Object.entries(extra)) {
+    const size = data.length / batchSize;
+    shares[name] = data.subarray(index * size, (index + 1) * size);
+  }
+  return shares;
+}
+
 /**
  * Emits one job per frame of each batch, with that frame's outputs and the run's start and end
  * times, in batch order. Opens demand whenever the session is idle: on subscription and after
@@ -41,14 +51,15 @@ export function infer<T extends PreparedJob>(o: InferOptions<T>): OperatorFuncti
         const mapSize = o.pixelsPerFrame;
         const logitsSize = o.classCount * mapSize;
         batch.forEach((job, i) => {
+          const frameOutputs: FrameOutputs = {
+            logits: outputs.logits.subarray(i * logitsSize, (i + 1) * logitsSize),
+            calibration: outputs.calibration.subarray(i * mapSize, (i + 1) * mapSize),
+            errorProbability: outputs.errorProbability.subarray(i * mapSize, (i + 1) * mapSize),
+            frameRisk: outputs.frameRisk[i],
+          };
           subscriber.next({
             ...job,
-            outputs: {
-              logits: outputs.logits.subarray(i * logitsSize, (i + 1) * logitsSize),
-              calibration: outputs.calibration.subarray(i * mapSize, (i + 1) * mapSize),
-              errorProbability: outputs.errorProbability.subarray(i * mapSize, (i + 1) * mapSize),
-              frameRisk: outputs.frameRisk[i],
-            },
+            outputs: outputs.extra === undefined ? frameOutputs : { ...frameOutputs, extra: frameShares(outputs.extra, i, batch.length) },
             inferenceStartNs: startNs,
             inferenceEndNs: endNs,
           });

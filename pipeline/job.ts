@@ -35,6 +35,8 @@ export interface FrameOutputs {
   /** H × W error probability. */
   readonly errorProbability: Float32Array;
   readonly frameRisk: number;
+  /** This frame's share of each extra graph output, by output name; absent when none were requested. */
+  readonly extra?: Readonly<Record<string, Float32Array>>;
 }
 
 /** After infer. */

@@ -18,6 +18,11 @@ export interface ModelOutputs {
   errorProbability: Float32Array;
   /** [N] calibrated P(segmentation unacceptable). */
   frameRisk: Float32Array;
+  /**
+   * The graph outputs named in SessionOptions.extraOutputs, by output name, for the whole batch
+   * ([N, ...] row-major). Absent when none were requested.
+   */
+  extra?: Record<string, Float32Array>;
 }
 
 /** Runs the model on `input` ([batchSize, 1, H, W] normalised float32). */
@@ -33,6 +38,8 @@ export interface SessionOptions {
   executionProviders: string[];
   intraOpThreads: number;
   graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Further graph outputs to fetch on every run, for evaluation (for example 'rank'). Default none. */
+  extraOutputs?: readonly string[];
 }
 
 /** Creates an ONNX Runtime session options object from the pipeline's settings. */
@@ -56,16 +63,19 @@ export async function createModelSession(manifest: ModelManifest, options: Sessi
   const session = await ort.InferenceSession.create(file, ortSessionOptions(options));
 
   const names = manifest.outputs;
-  const fetches = [names.logits, names.calibration, names.error_probability, names.frame_risk];
+  const extraOutputs = [...new Set(options.extraOutputs ?? [])];
+  const fetches = [...new Set([names.logits, names.calibration, names.error_probability, names.frame_risk, ...extraOutputs])];
   const missing = [
     ...(session.inputNames.includes(manifest.input.name) ? [] : [`input ${manifest.input.name}`]),
     ...fetches.filter((name) => !session.outputNames.includes(name)).map((name) => `output ${name}`),
   ];
+  // An extra output is one the caller asked for, not one the manifest promises.
+  const what = extraOutputs.some((name) => !session.outputNames.includes(name)) ? 'requested or ' : '';
   if (missing.length > 0) {
     await session.release();
     throw new PipelineError(
       'ERR_MODEL_CONTRACT',
-      `${file} lacks ${missing.join(', ')} named in the manifest (graph inputs: ${session.inputNames.join(', ')}; outputs: ${session.outputNames.join(', ')}); re-export the model`,
+      `${file} lacks ${missing.join(', ')} ${what}named in the manifest (graph inputs: ${session.inputNames.join(', ')}; outputs: ${session.outputNames.join(', ')}); re-export the model`,
     );
   }
 
@@ -89,12 +99,23 @@ export async function createModelSession(manifest: ModelManifest, options: Sessi
       }
       return data;
     };
-    return {
+    const outputs: ModelOutputs = {
       logits: take(names.logits, classCount * width * height),
       calibration: take(names.calibration, width * height),
       errorProbability: take(names.error_probability, width * height),
       frameRisk: take(names.frame_risk, 1),
     };
+    if (extraOutputs.length > 0) {
+      outputs.extra = {};
+      for (const name of extraOutputs) {
+        const data = out[name]?.data;
+        if (!(data instanceof Float32Array) || data.length % batchSize !== 0) {
+          throw new PipelineError('ERR_MODEL_CONTRACT', `output ${name} of ${file} holds no float32 data that splits into ${batchSize} frames`);
+        }
+        outputs.extra[name] = data;
+      }
+    }
+    return outputs;
   };
 
   return {

@@ -69,6 +69,11 @@ export function labelAndTemperedForeground(outputs: FrameOutputs, classCount: nu
   return { labelMask, temperedForeground };
 }
 
+/** Copies each map out of the batch buffers, so a Result does not keep a whole batch alive. */
+function copyOutputs(extra: Readonly<Record<string, Float32Array>>): Record<string, Float32Array> {
+  return Object.fromEntries(Object.entries(extra).map(([name, data]) => [name, data.slice()]));
+}
+
 /**
  * Emits one ResultJob per inferred frame, in order; a frame whose postprocessing throws goes to
  * onError instead. Completes and errors with its source.
@@ -103,6 +108,7 @@ export function postprocess(o: PostprocessOptions, onError: (job: InferredJob, e
       frameWidth: frame.width,
       frameHeight: frame.height,
       ...(frame.groundTruthMask === undefined ? {} : { groundTruthMask: frame.groundTruthMask }),
+      ...(outputs.extra === undefined ? {} : { extraOutputs: copyOutputs(outputs.extra) }),
     };
     return { ticket: job.ticket, frame, result };
   }, onError);

@@ -95,4 +95,9 @@ export interface Result {
   groundTruthMask?: Uint8Array;
   /** The frame's geometry, copied from Frame.geometry when the frame had one. */
   geometry?: FrameGeometry;
+  /**
+   * This frame's share of the graph outputs named in PipelineOptions.extraOutputs, by output
+   * name ([C, H, W] or [1, H, W] at model resolution); absent when none were requested.
+   */
+  extraOutputs?: Record<string, Float32Array>;
 }
