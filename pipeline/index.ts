@@ -62,6 +62,12 @@ export interface PipelineOptions {
   logger?: Logger;
   /** Wraps the session's run function, for fault injection in tests. */
   wrapRun?: (run: RunBatch) => RunBatch;
+  /**
+   * Further graph outputs (names as in the ONNX graph, for example 'rank' or 'logits') to fetch
+   * on every run and attach to each Result as `extraOutputs`, for evaluation. Each costs a copy
+   * of its map per frame. Default none.
+   */
+  extraOutputs?: string[];
 }
 
 export interface StreamCounters {
