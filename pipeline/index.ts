@@ -1,4 +1,4 @@
-// Public API of the processing pipeline. stream/ and the benchmark import from here only.
+// Public API of the processing pipeline, for stream/ and any other caller.
 //
 // A transport decodes what a device sent into a Frame and calls submit(). The pipeline then
 // runs latest-wins (or a bounded lossless queue) per stream, preprocessing, micro-batching
@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { DropReason, Frame, Result } from './types.js';
 import type { ModelManifest } from './manifest.js';
 import type { RunBatch } from './model-session.js';
+import type { SubmitMode } from './job.js';
 
 export type { DropReason, Frame, Letterbox, PixelFormat, Result, StageTimestamps, AlarmState } from './types.js';
 export { DROP_REASONS } from './types.js';
@@ -26,7 +27,7 @@ export { computeLetterbox, letterboxNormalise } from './letterbox.js';
 export { maskToFrame, dice } from './mask.js';
 export { createPipeline } from './create-pipeline.js';
 
-export type SubmitMode = 'live' | 'lossless';
+export type { SubmitMode } from './job.js';
 
 export interface AlarmOptions {
   /** Frame risk above which a frame counts towards entering the alarm. */
