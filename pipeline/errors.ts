@@ -1,5 +1,5 @@
-// Errors raised by the pipeline. Each carries a stable `code` (ERR_...) that callers and
-// logs match on; the message says what failed, on which value, and what to do.
+// Errors raised by the pipeline. Each carries a stable `code` (ERR_...) that callers and logs
+// match on, and a message that states what failed, on which value, and what to do.
 
 export type PipelineErrorCode =
   | 'ERR_MANIFEST_NOT_FOUND'

@@ -110,8 +110,8 @@ describeWithModel('pipeline on the real model', { timeout: 60_000 }, () => {
   it('lossless applies backpressure, then queue_full', async () => {
     const gate = new RunGate();
     const { pipeline, results, drops } = await start({ wrapRun: gate.wrap, maxQueuePerStream: 2 });
-    const taken: number[] = [];
-    const submit = (sequence: number) => pipeline.submit(syntheticFrame('r', sequence), 'lossless').then(() => taken.push(sequence));
+    const takenSequences: number[] = [];
+    const submit = (sequence: number) => pipeline.submit(syntheticFrame('r', sequence), 'lossless').then(() => takenSequences.push(sequence));
 
     void submit(0);
     await until(() => gate.started === 1);
@@ -120,13 +120,13 @@ describeWithModel('pipeline on the real model', { timeout: 60_000 }, () => {
     void submit(3);
     await nextTurn();
     // Frame 0 is in the session; 1 and 2 wait, so their promises are pending; 3 found the queue full.
-    expect(taken).toEqual([0, 3]);
+    expect(takenSequences).toEqual([0, 3]);
     expect(drops.map((d) => [d.sequence, d.reason])).toEqual([[3, 'queue_full']]);
     expect(pipeline.counters('r').inFlight).toBe(3);
 
     gate.open();
     await until(() => results.length === 3);
-    expect(taken).toEqual([0, 3, 1, 2]);
+    expect(takenSequences).toEqual([0, 3, 1, 2]);
     expect(results.map((r) => r.sequence)).toEqual([0, 1, 2]);
     expectBalanced(pipeline, 'r');
   });
