@@ -40,11 +40,12 @@ function main(): void {
   const app = new ViewerApp({
     root: element('app'),
     canvas: element('viewer-canvas'),
-    view: element('view'),
+    canvasBox: element('canvas-box'),
     gauge: element('risk-gauge'),
     gaugeValue: element('risk-value'),
     timeline: element('risk-timeline'),
     statusLine: element('status-line'),
+    stateBanner: element('state-banner'),
     alarmBanner: element('alarm-banner'),
     staleBanner: element('stale-banner'),
     connectionBanner: element('connection-banner'),

@@ -25,6 +25,8 @@ export interface ViewerStats {
   shownSequence: number;
   shownRisk: number;
   shownModelId: string;
+  /** Size of the frame shown, pixels; 0 × 0 before the first paint. */
+  shownFrameSize: { width: number; height: number };
   alarm: boolean;
   alarmReason: string;
   /** Multiplier on the contour's opacity in effect: 1 normally, lower in alarm. */
@@ -60,6 +62,7 @@ export function createViewerStats(): ViewerStats {
     shownSequence: -1,
     shownRisk: Number.NaN,
     shownModelId: '',
+    shownFrameSize: { width: 0, height: 0 },
     alarm: false,
     alarmReason: '',
     contourStrength: 1,

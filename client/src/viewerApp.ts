@@ -24,15 +24,20 @@ const STREAM_LIST_REFRESH_MS = 5000;
 const HUD_REFRESH_MS = 100;
 /** Window of the painted-frame rate, milliseconds. */
 const FPS_WINDOW_MS = 2000;
+/** How long a server ErrorReport stays in the connection banner, milliseconds. */
+const SERVER_ERROR_SHOWN_MS = 10_000;
 
 export interface ViewerElements {
   root: HTMLElement;
   canvas: HTMLCanvasElement;
-  view: HTMLElement;
+  /** The canvas's container; the frame is fitted into its size. */
+  canvasBox: HTMLElement;
   gauge: HTMLElement;
   gaugeValue: HTMLElement;
   timeline: HTMLCanvasElement;
   statusLine: HTMLElement;
+  /** Neutral banner shown while no other banner is: waiting for frames, or live without alarm. */
+  stateBanner: HTMLElement;
   alarmBanner: HTMLElement;
   staleBanner: HTMLElement;
   connectionBanner: HTMLElement;
@@ -71,6 +76,7 @@ export class ViewerApp {
   #lastFrameWallMs = 0;
   #paintTimesMs: number[] = [];
   #lastHudRefreshMs = 0;
+  #serverError: { text: string; wallMs: number } | null = null;
   #dirty = true;
 
   constructor(elements: ViewerElements, codec: ViewerCodec, stats: ViewerStats, viewUrl: string, streamId: string) {
@@ -90,7 +96,7 @@ export class ViewerApp {
       },
     });
 
-    new ResizeObserver(() => this.#resize()).observe(elements.view);
+    new ResizeObserver(() => this.#resize()).observe(elements.canvasBox);
     this.#resize();
   }
 
@@ -128,7 +134,9 @@ export class ViewerApp {
       }
       case 'error':
         console.error(`segwithu viewer: server error ${event.code}: ${event.message}`);
-        if (event.fatal) setText(this.#elements.connectionBanner, `Server error ${event.code}: ${event.message}`);
+        this.#serverError = { text: `Server error ${event.code}: ${event.message}`, wallMs: browserWallMs() };
+        // A stream named in the URL may be gone after a server restart; show the first live one instead of nothing.
+        if (event.code === 'ERR_UNKNOWN_STREAM' && this.#requestedStreamId !== '') this.#pickStream('');
         break;
     }
   }
@@ -192,7 +200,7 @@ export class ViewerApp {
   }
 
   #resize(): void {
-    const { width, height } = this.#elements.view.getBoundingClientRect();
+    const { width, height } = this.#elements.canvasBox.getBoundingClientRect();
     this.#scene.resize(width, height);
     this.#updateFrameRect();
     this.#dirty = true;
@@ -229,6 +237,9 @@ export class ViewerApp {
       this.#lastHudRefreshMs = nowWallMs;
       this.#refreshHud(nowWallMs);
     }
+    const { stateBanner, alarmBanner, staleBanner, connectionBanner } = this.#elements;
+    stateBanner.hidden = !alarmBanner.hidden || !staleBanner.hidden || !connectionBanner.hidden;
+    setText(stateBanner, this.#stats.painted > 0 ? 'Live: no alarm' : 'Waiting for frames…');
   };
 
   #upload(pending: PendingUpdate): void {
@@ -259,6 +270,7 @@ export class ViewerApp {
     stats.shownSequence = result?.sequence ?? -1;
     stats.shownRisk = result?.frameRisk ?? Number.NaN;
     stats.shownModelId = result?.modelId ?? '';
+    stats.shownFrameSize = { width: pending.update.frame.width, height: pending.update.frame.height };
 
     // Capture time is on the device's clock, taken to agree with the server's (true for replays
     // and the synthetic source; a live device must be synchronised to the server, e.g. by NTP).
@@ -328,8 +340,14 @@ export class ViewerApp {
   #updateConnectionBanner(nowWallMs: number): void {
     const status = this.#connectionStatus;
     const banner = this.#elements.connectionBanner;
-    banner.hidden = !status || status.connected;
-    if (!status || status.connected) return;
+    if (status?.connected) {
+      const recentError = this.#serverError !== null && nowWallMs - this.#serverError.wallMs < SERVER_ERROR_SHOWN_MS;
+      banner.hidden = !recentError;
+      if (recentError) setText(banner, this.#serverError!.text);
+      return;
+    }
+    banner.hidden = !status;
+    if (!status) return;
     const retryInS = status.nextAttemptWallMs === null ? 0 : Math.max(0, (status.nextAttemptWallMs - nowWallMs) / 1000);
     setText(banner, `Disconnected: ${status.lastError}. Reconnecting in ${retryInS.toFixed(1)} s (attempt ${status.failedAttempts}).`);
   }
