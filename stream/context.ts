@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 
 import type { Pipeline } from '../pipeline/index.js';
+import type { TokenChecker } from './auth.js';
 import type { IgtlMetrics } from './igtl/metrics.js';
 import type { RateLimitedLog } from './log.js';
 import type { ResolvedServerOptions } from './options.js';
@@ -24,6 +25,8 @@ export interface ServerContext {
   readonly hub: ViewerHub;
   readonly telemetry: Telemetry;
   readonly logger: Logger;
+  /** Device and viewer tokens; a role without tokens is open (loopback hosts only). */
+  readonly auth: TokenChecker;
   /** For errors a device or viewer can repeat at frame rate. */
   readonly errorLog: RateLimitedLog;
   /** Open ingest connections, ended first at shutdown. */

@@ -1,13 +1,15 @@
-// The device side of the ingest protocol, over WebSocket (ws://host:port/ingest) or TCP
-// (tcp://host:port): DeviceConnection sends IngestMessages and collects IngestReplies, and
+// The device side of the ingest protocol, over WebSocket (ws:// or wss://host:port/ingest) or
+// TCP (tcp://host:port, or tls://host:port for TCP ingest over TLS): DeviceConnection sends IngestMessages and collects IngestReplies, and
 // sendFolder() streams a recorded folder exactly as a device would (hello, then frames at a
 // rate, then goodbye). `segwithu-live send` prints its summary.
 
 import net from 'node:net';
+import tls from 'node:tls';
 
 import { WebSocket } from 'ws';
 
 import type { segwithu } from '../proto/generated/segwithu.js';
+import { encodeAuthRecord } from './auth.js';
 import { OptionError } from './errors.js';
 import { encodeLengthPrefixed, LengthPrefixedReader } from './framing.js';
 import { listFolderFrames } from './sources/folder.js';
@@ -20,6 +22,13 @@ type IngestReply = segwithu.v1.IngestReply;
 const MAX_REPLY_BYTES = 1024 * 1024;
 /** Replies other than FrameAcks kept in DeviceConnection.replies; older ones are dropped (they stay counted). */
 const MAX_KEPT_REPLIES = 10_000;
+
+export interface DeviceConnectOptions {
+  /** Device token: the Authorization header on WebSockets, the first record on TCP. Default: none. */
+  token?: string;
+  /** PEM CA certificates trusted for wss:// and tls://, in addition to Node's defaults (for a self-signed server). */
+  ca?: string | Buffer;
+}
 
 export interface ConnectionClosed {
   /** WebSocket close code; undefined for TCP. */
@@ -66,20 +75,27 @@ export class DeviceConnection {
     });
   }
 
-  /** Connects to ws://host:port/ingest or tcp://host:port. */
-  static async connect(url: string): Promise<DeviceConnection> {
+  /** Connects to ws:// or wss://host:port/ingest, or to tcp:// or tls://host:port. */
+  static async connect(url: string, options: DeviceConnectOptions = {}): Promise<DeviceConnection> {
     const parsed = new URL(url);
     if (parsed.protocol === 'ws:' || parsed.protocol === 'wss:') {
-      return DeviceConnection.#connectWebSocket(url);
+      return DeviceConnection.#connectWebSocket(url, options);
     }
-    if (parsed.protocol === 'tcp:') {
-      return DeviceConnection.#connectTcp(parsed.hostname.replace(/^\[|\]$/g, ''), Number(parsed.port));
+    if (parsed.protocol === 'tcp:' || parsed.protocol === 'tls:') {
+      const connection = await DeviceConnection.#connectTcp(parsed.hostname.replace(/^\[|\]$/g, ''), Number(parsed.port), parsed.protocol === 'tls:' ? options : undefined);
+      if (options.token !== undefined) {
+        connection.sendRaw(encodeAuthRecord(options.token));
+      }
+      return connection;
     }
-    throw new OptionError(`--url ${url} has protocol ${parsed.protocol}; use ws://HOST:PORT/ingest or tcp://HOST:PORT`);
+    throw new OptionError(`--url ${url} has protocol ${parsed.protocol}; use ws://HOST:PORT/ingest, wss://HOST:PORT/ingest, tcp://HOST:PORT or tls://HOST:PORT`);
   }
 
-  static async #connectWebSocket(url: string): Promise<DeviceConnection> {
-    const socket = new WebSocket(url);
+  static async #connectWebSocket(url: string, options: DeviceConnectOptions): Promise<DeviceConnection> {
+    const socket = new WebSocket(url, {
+      headers: options.token === undefined ? {} : { Authorization: `Bearer ${options.token}` },
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('open', resolve);
       socket.once('error', reject);
@@ -101,10 +117,11 @@ export class DeviceConnection {
     );
   }
 
-  static async #connectTcp(host: string, port: number): Promise<DeviceConnection> {
-    const socket = net.connect({ host, port });
+  /** Connects over TCP, or over TLS when `secure` is given. */
+  static async #connectTcp(host: string, port: number, secure: DeviceConnectOptions | undefined): Promise<DeviceConnection> {
+    const socket = secure === undefined ? net.connect({ host, port }) : tls.connect({ host, port, ...(secure.ca === undefined ? {} : { ca: secure.ca }) });
     await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
+      socket.once(secure === undefined ? 'connect' : 'secureConnect', resolve);
       socket.once('error', reject);
     });
     socket.setNoDelay(true);
@@ -267,8 +284,12 @@ export class DeviceConnection {
 }
 
 export interface SendFolderOptions {
-  /** ws://127.0.0.1:PORT/ingest or tcp://127.0.0.1:PORT. */
+  /** ws://127.0.0.1:PORT/ingest or tcp://127.0.0.1:PORT (wss:// and tls:// with TLS). */
   url: string;
+  /** Device token, when the server requires one. */
+  token?: string;
+  /** PEM CA certificates to trust for wss:// and tls://. */
+  ca?: string | Buffer;
   /** Recorded folder (images/ or frames/, optional masks/ and manifest.csv). */
   folder: string;
   /** Frames per second, or 'max'. Default 30. */
@@ -324,7 +345,7 @@ export async function sendFolder(options: SendFolderOptions): Promise<SendSummar
   }
 
   const startMs = performance.now();
-  const connection = await DeviceConnection.connect(options.url);
+  const connection = await DeviceConnection.connect(options.url, { token: options.token, ca: options.ca });
   connection.send({
     hello: {
       streamName: options.name ?? frames[0].clipId ?? options.folder.split(/[\\/]/).filter(Boolean).at(-1) ?? 'device',

@@ -28,10 +28,22 @@ export type IngestErrorCode =
   /** The byte stream cannot be split into messages any more (TCP length prefix out of bounds). */
   | 'ERR_FRAMING'
   /** The server is shutting down and takes no more frames. */
-  | 'ERR_SERVER_CLOSING';
+  | 'ERR_SERVER_CLOSING'
+  /** No valid DeviceHello arrived within the server's helloTimeoutMs of connecting. */
+  | 'ERR_HELLO_TIMEOUT'
+  /** A live frame arrived above the server's maxFrameRateHz for its stream; it counts as dropped 'invalid'. */
+  | 'ERR_RATE_LIMIT'
+  /** The connection presented no device token, or a wrong one, while the server requires one. */
+  | 'ERR_UNAUTHORIZED';
 
 /** Ingest errors that end the connection: after them the server cannot trust the byte stream or serve it. */
-const FATAL_INGEST_CODES: ReadonlySet<IngestErrorCode> = new Set(['ERR_TOO_MANY_STREAMS', 'ERR_FRAMING', 'ERR_SERVER_CLOSING']);
+const FATAL_INGEST_CODES: ReadonlySet<IngestErrorCode> = new Set([
+  'ERR_TOO_MANY_STREAMS',
+  'ERR_FRAMING',
+  'ERR_SERVER_CLOSING',
+  'ERR_HELLO_TIMEOUT',
+  'ERR_UNAUTHORIZED',
+]);
 
 /** Every ingest code, in the order /metrics lists them. */
 export const INGEST_ERROR_CODES: readonly IngestErrorCode[] = [
@@ -47,10 +59,13 @@ export const INGEST_ERROR_CODES: readonly IngestErrorCode[] = [
   'ERR_TOO_MANY_STREAMS',
   'ERR_FRAMING',
   'ERR_SERVER_CLOSING',
+  'ERR_HELLO_TIMEOUT',
+  'ERR_RATE_LIMIT',
+  'ERR_UNAUTHORIZED',
 ];
 
 /** Codes reported to a viewer in an ErrorReport. */
-export type ViewerErrorCode = 'ERR_DECODE' | 'ERR_PROTOCOL_VERSION' | 'ERR_UNKNOWN_STREAM' | 'ERR_TOO_MANY_VIEWERS';
+export type ViewerErrorCode = 'ERR_DECODE' | 'ERR_PROTOCOL_VERSION' | 'ERR_UNKNOWN_STREAM' | 'ERR_TOO_MANY_VIEWERS' | 'ERR_UNAUTHORIZED';
 
 export class IngestError extends Error {
   readonly code: IngestErrorCode;

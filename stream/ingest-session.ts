@@ -9,8 +9,10 @@
 
 import type { Frame } from '../pipeline/index.js';
 import type { segwithu } from '../proto/generated/segwithu.js';
+import { tokenFromAuthRecord } from './auth.js';
 import type { ServerContext } from './context.js';
 import { IngestError } from './errors.js';
+import { FrameRateLimiter } from './frame-rate-limit.js';
 import type { StreamEntry, StreamSource } from './registry.js';
 import { NO_STREAM } from './telemetry.js';
 import { frameFromMessage, gray16WindowFromHello, type HelloContext } from './validate.js';
@@ -46,10 +48,32 @@ export class IngestSession {
   /** True while #submitLossless is handing frames to the pipeline. */
   #submitting = false;
   #ended = false;
+  /**
+   * TCP only: 'required' until the auth record (`Bearer TOKEN`) has been checked, when the server
+   * has device tokens; 'optional' while a first record may still be one; 'done' after that.
+   * WebSocket devices present their token in the handshake instead.
+   */
+  #authRecord: 'required' | 'optional' | 'done';
+  /** Closes the connection with ERR_HELLO_TIMEOUT unless a hello is accepted first. */
+  #helloTimer: NodeJS.Timeout | undefined;
+  readonly #rateLimiter: FrameRateLimiter;
+  /** Sequence number the stream had reached when this connection resumed it; undefined for a new stream. */
+  #resumedAfter: number | undefined;
 
   constructor(context: ServerContext, transport: IngestTransport) {
     this.#context = context;
     this.#transport = transport;
+    this.#authRecord = transport.kind !== 'tcp' ? 'done' : context.auth.required('device') ? 'required' : 'optional';
+    this.#rateLimiter = new FrameRateLimiter(context.options.maxFrameRateHz);
+
+    const { helloTimeoutMs } = context.options;
+    this.#helloTimer = setTimeout(() => {
+      this.fail(new IngestError(
+        'ERR_HELLO_TIMEOUT',
+        `no DeviceHello was accepted within ${helloTimeoutMs} ms of connecting; send the hello right after connecting, or raise --hello-timeout-ms`,
+      ));
+    }, helloTimeoutMs);
+    this.#helloTimer.unref();
   }
 
   get streamId(): string | undefined {
@@ -60,6 +84,9 @@ export class IngestSession {
   handleMessage(bytes: Uint8Array): void {
     const receivedNs = process.hrtime.bigint();
     if (this.#ended) {
+      return;
+    }
+    if (this.#authRecord !== 'done' && this.#handleAuthRecord(bytes)) {
       return;
     }
 
@@ -129,6 +156,7 @@ export class IngestSession {
       return;
     }
     this.#ended = true;
+    clearTimeout(this.#helloTimer);
 
     const stream = this.#stream;
     if (stream !== undefined) {
@@ -186,6 +214,11 @@ export class IngestSession {
 
     this.#stream = stream;
     this.#hello = { streamId: stream.id, pixelFormat, gray16Window };
+    clearTimeout(this.#helloTimer);
+    if (stream.lastSequence >= 0) {
+      this.#resumedAfter = stream.lastSequence;
+      this.#context.telemetry.stream(stream.id).resumes += 1;
+    }
 
     const { manifest } = this.#context.pipeline;
     this.#send(encodeIngestReply({
@@ -208,8 +241,9 @@ export class IngestSession {
         width: stream.width,
         height: stream.height,
         deviceModel: hello.deviceModel,
+        resumeAfterSequence: this.#resumedAfter,
       },
-      'device connected, stream started',
+      this.#resumedAfter === undefined ? 'device connected, stream started' : 'device reconnected, stream resumed',
     );
   }
 
@@ -225,6 +259,16 @@ export class IngestSession {
       return;
     }
 
+    if (!stream.lossless && !this.#rateLimiter.tryTake(performance.now())) {
+      const sequence = uint64ToNumber(message.sequence);
+      this.#reject(new IngestError(
+        'ERR_RATE_LIMIT',
+        `frame ${sequence}: stream "${stream.id}" sends above the server's maximum of ${this.#context.options.maxFrameRateHz} frames/s; send at that rate or below, or raise --max-frame-rate`,
+        sequence,
+      ), true);
+      return;
+    }
+
     let frame;
     try {
       frame = frameFromMessage(message, hello, this.#context.options, receivedNs);
@@ -235,6 +279,7 @@ export class IngestSession {
       this.#reject(error, true);
       return;
     }
+    this.#noteSequenceGap(stream, frame.sequence);
     stream.lastSequence = frame.sequence;
     this.#context.telemetry.stream(stream.id).arrivals.mark();
 
@@ -266,6 +311,52 @@ export class IngestSession {
     if (!this.#ended) {
       this.#transport.resume();
     }
+  }
+
+  /**
+   * Counts sequence numbers the device skipped since the stream's last accepted frame, the
+   * frames lost while a device was disconnected included. Those frames never reached the server,
+   * so the pipeline's counters cannot hold them; this metric and log line show them.
+   */
+  #noteSequenceGap(stream: StreamEntry, sequence: number): void {
+    const resumedAfter = this.#resumedAfter;
+    this.#resumedAfter = undefined;
+    if (stream.lastSequence < 0 || sequence <= stream.lastSequence + 1) {
+      return;
+    }
+
+    const gapFrames = sequence - stream.lastSequence - 1;
+    this.#context.telemetry.stream(stream.id).sequenceGapFrames += gapFrames;
+    const fields = { streamId: stream.id, lastSequence: stream.lastSequence, sequence, gapFrames, transport: this.#transport.kind };
+    if (resumedAfter !== undefined) {
+      this.#context.logger.info(fields, 'resumed stream has a sequence gap: these frames never reached the server');
+    } else {
+      this.#context.errorLog.warn(`${stream.id}:sequence-gap`, fields, 'sequence gap: frames the device numbered never reached the server');
+    }
+  }
+
+  /**
+   * Checks a TCP connection's first record when it is an auth record, or when the server requires
+   * one. Returns true when the record was the auth record (or the connection failed on it).
+   */
+  #handleAuthRecord(bytes: Uint8Array): boolean {
+    const required = this.#authRecord === 'required';
+    this.#authRecord = 'done';
+    const token = tokenFromAuthRecord(bytes);
+    if (token === undefined && !required) {
+      return false;
+    }
+
+    if (!this.#context.auth.allows('device', token)) {
+      this.#context.telemetry.countAuthFailure('device', this.#transport.kind);
+      this.fail(new IngestError(
+        'ERR_UNAUTHORIZED',
+        token === undefined
+          ? 'this server requires a device token: send the UTF-8 text "Bearer TOKEN" as the first record on the connection (segwithu-live send --token)'
+          : 'the device token is not valid; send one of the server\'s device tokens',
+      ));
+    }
+    return true;
   }
 
   #handleGoodbye(goodbye: segwithu.v1.IGoodbye): void {

@@ -110,6 +110,8 @@ export function renderMetrics(context: ServerContext): string {
     out.histogram('segwithu_stage_latency_seconds', 'Time per pipeline stage; total is received to result, send is received to sent to viewers.', { ...labels, stage: 'send' }, stats.sendLatencyMs.snapshot(), MS);
     out.counter('segwithu_viewer_updates_sent_total', 'Updates sent to viewers (one per viewer and result).', labels, stats.viewerUpdatesSent);
     out.counter('segwithu_viewer_updates_skipped_total', 'Updates not sent because the viewer\'s socket was above its send budget.', labels, stats.viewerUpdatesSkipped);
+    out.counter('segwithu_sequence_gap_frames_total', 'Sequence numbers the device skipped, reconnects included: frames that never reached the server.', labels, stats.sequenceGapFrames);
+    out.counter('segwithu_stream_resumes_total', 'Device reconnects that resumed the stream id.', labels, stats.resumes);
   }
 
   for (const { streamId, code, count } of telemetry.invalidCounts()) {
@@ -122,6 +124,9 @@ export function renderMetrics(context: ServerContext): string {
   out.gauge('segwithu_viewer_connections', 'Open viewer WebSockets, subscribed or not.', {}, hub.size);
   for (const [transport, open] of telemetry.connections()) {
     out.gauge('segwithu_ingest_connections', 'Open device connections, by transport.', { transport }, open);
+  }
+  for (const { role, transport, count } of telemetry.authFailures()) {
+    out.counter('segwithu_auth_failures_total', 'Connections and requests rejected for a missing or invalid token, by role and transport.', { role, transport }, count);
   }
   out.counter('segwithu_log_lines_suppressed_total', 'Repeated error log lines left out by rate limiting.', {}, errorLog.suppressedTotal);
   // OpenIGTLink families (segwithu_igtl_*, rejections by ERR_IGTL_ code) have names of their own.

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 
 import type { AlarmOptions, Pipeline } from '../pipeline/index.js';
+import { checkTokenSyntax, isLoopbackHost } from './auth.js';
 import { OptionError } from './errors.js';
 import { buildAllowList } from './igtl/listener.js';
 import { parseHostPort } from './igtl/server-plugin.js';
@@ -97,6 +98,31 @@ export interface ServerOptions {
   streamRetentionMs?: number;
   /** How long close() lets the pipeline finish frames already taken, in ms. Default 5000. */
   shutdownDeadlineMs?: number;
+  /**
+   * How long a device connection may go without a DeviceHello (on TCP with tokens: without its
+   * auth record and hello) before it is closed with ERR_HELLO_TIMEOUT, in ms. Default 10 000.
+   */
+  helloTimeoutMs?: number;
+  /**
+   * Highest sustained rate of live frames per stream, in frames/s, with bursts of up to half a
+   * second's frames. A frame above it is rejected with ERR_RATE_LIMIT and counted as dropped
+   * 'invalid'. Lossless streams are exempt because FrameAcks already pace them. Default 120.
+   */
+  maxFrameRateHz?: number;
+  /** Open viewer WebSockets, subscribed or not; one more is closed with 1008. Default 128. */
+  maxViewerConnections?: number;
+
+  /**
+   * Tokens a device must present, any one of them (see stream/auth.ts for where it goes).
+   * Default none: devices need no token, which is allowed only when `host` is a loopback address.
+   */
+  deviceTokens?: string[];
+  /** Tokens a viewer, or a client of the HTTP routes, must present. Default none, as for deviceTokens. */
+  viewerTokens?: string[];
+  /** PEM certificate chain file; with tlsKeyFile, the server speaks https and wss and TCP ingest runs over TLS. Default: no TLS. */
+  tlsCertFile?: string;
+  /** PEM private key file of tlsCertFile. */
+  tlsKeyFile?: string;
 
   logger?: Logger;
   /** pino level when no logger is given. Default 'info'. */
@@ -104,7 +130,8 @@ export interface ServerOptions {
 }
 
 type Defaulted = 'host' | 'port' | 'modelDir' | 'source' | 'clientDir' | 'maxMessageBytes' | 'maxFramePixels' | 'maxStreams'
-  | 'maxViewersPerStream' | 'viewerMaxBufferedBytes' | 'streamRetentionMs' | 'shutdownDeadlineMs' | 'logLevel';
+  | 'maxViewersPerStream' | 'viewerMaxBufferedBytes' | 'streamRetentionMs' | 'shutdownDeadlineMs' | 'logLevel'
+  | 'helloTimeoutMs' | 'maxFrameRateHz' | 'maxViewerConnections' | 'deviceTokens' | 'viewerTokens';
 
 export type ResolvedServerOptions = Omit<ServerOptions, Defaulted> & Required<Pick<ServerOptions, Defaulted>>;
 
@@ -122,6 +149,9 @@ export const SERVER_DEFAULTS = {
   viewerMaxBufferedBytes: 8 * MIB,
   streamRetentionMs: 60_000,
   shutdownDeadlineMs: 5000,
+  helloTimeoutMs: 10_000,
+  maxFrameRateHz: 120,
+  maxViewerConnections: 128,
   logLevel: 'info',
 } as const;
 
@@ -168,8 +198,14 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     viewerMaxBufferedBytes: requireInteger('viewerMaxBufferedBytes', options.viewerMaxBufferedBytes ?? SERVER_DEFAULTS.viewerMaxBufferedBytes, 0),
     streamRetentionMs: requireInteger('streamRetentionMs', options.streamRetentionMs ?? SERVER_DEFAULTS.streamRetentionMs, 0),
     shutdownDeadlineMs: requireInteger('shutdownDeadlineMs', options.shutdownDeadlineMs ?? SERVER_DEFAULTS.shutdownDeadlineMs, 0),
+    helloTimeoutMs: requireInteger('helloTimeoutMs', options.helloTimeoutMs ?? SERVER_DEFAULTS.helloTimeoutMs, 1, 3_600_000),
+    maxFrameRateHz: requirePositive('maxFrameRateHz', options.maxFrameRateHz ?? SERVER_DEFAULTS.maxFrameRateHz),
+    maxViewerConnections: requireInteger('maxViewerConnections', options.maxViewerConnections ?? SERVER_DEFAULTS.maxViewerConnections, 1),
+    deviceTokens: (options.deviceTokens ?? []).map((token, index) => checkTokenSyntax(token, `deviceTokens[${index}]`)),
+    viewerTokens: (options.viewerTokens ?? []).map((token, index) => checkTokenSyntax(token, `viewerTokens[${index}]`)),
     logLevel: options.logLevel ?? SERVER_DEFAULTS.logLevel,
   };
+  checkExposure(resolved);
 
   if (options.tcpPort !== undefined) {
     requireInteger('tcpPort', options.tcpPort, 0, 65535);
@@ -180,6 +216,25 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   checkIgtlOption('igtlConnect', () => options.igtlConnect !== undefined && parseHostPort(options.igtlConnect));
   checkIgtlOption('igtlAllow', () => options.igtlAllow !== undefined && buildAllowList(options.igtlAllow));
   return resolved;
+}
+
+/**
+ * Rejects a non-loopback host while a role has no token, before anything binds: otherwise anyone
+ * who can reach the machine could send frames as a device or watch the images.
+ */
+function checkExposure(options: ResolvedServerOptions): void {
+  if (isLoopbackHost(options.host)) {
+    return;
+  }
+  const open = (['device', 'viewer'] as const).filter((role) => (role === 'device' ? options.deviceTokens : options.viewerTokens).length === 0);
+  if (open.length === 0) {
+    return;
+  }
+  throw new OptionError(
+    `host ${options.host} is not a loopback address and no ${open.join(' or ')} token is set, so anyone who can reach this machine could ` +
+      `${open.includes('viewer') ? 'watch the images' : 'send frames'}; set both tokens (--device-token and --viewer-token, ` +
+      'SEGWITHU_DEVICE_TOKEN and SEGWITHU_VIEWER_TOKEN, or --device-token-file and --viewer-token-file), or listen on 127.0.0.1',
+  );
 }
 
 /** Runs an OpenIGTLink option check and turns its IgtlError into an OptionError naming the option. */

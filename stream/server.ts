@@ -6,11 +6,13 @@ import { fastify, LogController, type FastifyInstance, type RawReplyDefaultExpre
 import type { Logger } from 'pino';
 
 import type { AlarmOptions, Pipeline, PipelineOptions } from '../pipeline/index.js';
+import { isLoopbackHost, selectWebSocketProtocol, TokenChecker } from './auth.js';
 import type { ServerContext } from './context.js';
 import { OptionError } from './errors.js';
 import { createLogger, RateLimitedLog } from './log.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { igtlPlugin, parseHostPort } from './igtl/server-plugin.js';
+import { addAccessControl } from './plugins/access-control.js';
 import { ingestTcpPlugin } from './plugins/ingest-tcp.js';
 import { ingestWebSocketPlugin } from './plugins/ingest-websocket.js';
 import { staticFilesPlugin } from './plugins/static-files.js';
@@ -19,13 +21,14 @@ import { viewerWebSocketPlugin } from './plugins/viewer-websocket.js';
 import { StreamRegistry } from './registry.js';
 import { startSource, type RunningSource } from './sources/index.js';
 import { Telemetry } from './telemetry.js';
+import { loadTlsFiles } from './tls.js';
 import { ViewerHub } from './viewer-hub.js';
 
 /** WebSocket close code for a server going away (RFC 6455 section 7.4.1). */
 const CLOSE_GOING_AWAY = 1001;
 
 export interface RunningServer {
-  /** http://host:port of the HTTP and WebSocket endpoints. */
+  /** http://host:port (https:// with TLS) of the HTTP and WebSocket endpoints. */
   readonly url: string;
   readonly port: number;
   /** TCP ingest port, or undefined when TCP ingest is off. */
@@ -68,13 +71,21 @@ function alarmOf(options: ResolvedServerOptions, pipeline: Pipeline): AlarmOptio
   return { enter: alarm.enter, exit: alarm.exit, enterFrames: alarm.enter_frames, exitFrames: alarm.exit_frames };
 }
 
-function formatUrl(host: string, port: number): string {
-  return host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
+function formatUrl(host: string, port: number, secure: boolean): string {
+  const scheme = secure ? 'https' : 'http';
+  return host.includes(':') ? `${scheme}://[${host}]:${port}` : `${scheme}://${host}:${port}`;
 }
+
+type App = RunningServer['app'];
 
 export async function startServer(input: ServerOptions = {}): Promise<RunningServer> {
   const options = resolveServerOptions(input);
+  const tlsFiles = loadTlsFiles(options.tlsCertFile, options.tlsKeyFile);
   const logger = options.logger ?? createLogger(options.logLevel);
+  const auth = new TokenChecker({ device: options.deviceTokens, viewer: options.viewerTokens });
+  if (!isLoopbackHost(options.host) && tlsFiles === undefined) {
+    logger.warn({ host: options.host }, 'listening beyond this machine without TLS: tokens and images travel in clear text; pass --tls-cert and --tls-key, or put a TLS proxy in front');
+  }
   const pipeline = await buildPipeline(options, { logger });
 
   const telemetry = new Telemetry();
@@ -95,21 +106,26 @@ export async function startServer(input: ServerOptions = {}): Promise<RunningSer
     maxBufferedBytes: options.viewerMaxBufferedBytes,
     alarm: alarmOf(options, pipeline),
   });
-  const context: ServerContext = { options, pipeline, registry, hub, telemetry, logger, errorLog, ingestConnections: new Set(), closing: false };
+  const context: ServerContext = { options, pipeline, registry, hub, telemetry, logger, auth, errorLog, ingestConnections: new Set(), closing: false };
 
   // Requests are not logged one by one (a Prometheus scrape every few seconds would flood the
   // log); starts, stops, connections and errors are.
-  const app = fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) });
+  const app = fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    ...(tlsFiles === undefined ? {} : { https: tlsFiles }),
+  }) as unknown as App;
   // ws reads messages up to twice maxMessageBytes, so a message just above the limit is rejected
   // with ERR_MESSAGE_TOO_LARGE and the connection survives. Beyond that, ws closes it (1009).
-  await app.register(fastifyWebsocket, { options: { maxPayload: 2 * options.maxMessageBytes } });
+  await app.register(fastifyWebsocket, { options: { maxPayload: 2 * options.maxMessageBytes, handleProtocols: selectWebSocketProtocol } });
+  addAccessControl(app, context);
   await app.register(ingestWebSocketPlugin, { context });
   await app.register(viewerWebSocketPlugin, { context });
   await app.register(statusRoutesPlugin, { context });
   await app.register(staticFilesPlugin, { clientDir: options.clientDir });
   const tcpBound: { port?: number } = {};
   if (options.tcpPort !== undefined) {
-    await app.register(ingestTcpPlugin, { context, host: options.host, port: options.tcpPort, bound: tcpBound });
+    await app.register(ingestTcpPlugin, { context, host: options.host, port: options.tcpPort, bound: tcpBound, tls: tlsFiles });
   }
   const igtlBound: { port?: number } = {};
   if (options.igtlPort !== undefined || options.igtlConnect !== undefined) {
@@ -130,7 +146,7 @@ export async function startServer(input: ServerOptions = {}): Promise<RunningSer
   }
 
   const port = (app.server.address() as { port: number }).port;
-  const url = formatUrl(options.host, port);
+  const url = formatUrl(options.host, port, tlsFiles !== undefined);
 
   let source: RunningSource | undefined;
   try {
@@ -139,7 +155,10 @@ export async function startServer(input: ServerOptions = {}): Promise<RunningSer
     await shutdown();
     throw error;
   }
-  logger.info({ url, tcpPort: tcpBound.port, model: pipeline.manifest.model, source: options.source.kind }, 'server started');
+  logger.info(
+    { url, tcpPort: tcpBound.port, model: pipeline.manifest.model, source: options.source.kind, deviceTokens: auth.required('device'), viewerTokens: auth.required('viewer') },
+    'server started',
+  );
 
   let closed: Promise<void> | undefined;
   async function shutdown(): Promise<void> {
@@ -156,7 +175,17 @@ export async function startServer(input: ServerOptions = {}): Promise<RunningSer
     registry.close();
     await app.close();
 
-    logger.info({ durationMs: Math.round(performance.now() - startedMs), streams: registry.list().length }, 'server stopped');
+    // The final counters, so a log reader can check that every frame was accounted for.
+    const { streams: finalStreams, accountingHolds } = pipeline.metrics();
+    logger.info(
+      {
+        durationMs: Math.round(performance.now() - startedMs),
+        streams: registry.list().length,
+        accountingHolds,
+        counters: Object.fromEntries(finalStreams.map((stream) => [stream.streamId, stream.counters])),
+      },
+      'server stopped',
+    );
   }
 
   return {

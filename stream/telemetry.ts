@@ -73,17 +73,30 @@ export interface StreamTelemetry {
   viewerUpdatesSent: number;
   /** Updates not sent to a viewer because its socket had more than viewerMaxBufferedBytes queued. */
   viewerUpdatesSkipped: number;
+  /** Sequence numbers a device skipped (frames never received), across reconnects of the stream. */
+  sequenceGapFrames: number;
+  /** Times a device reconnected and resumed this stream id after its connection ended. */
+  resumes: number;
 }
 
 export class Telemetry {
   readonly #invalid = new Map<string, Map<IngestErrorCode, number>>();
   readonly #streams = new Map<string, StreamTelemetry>();
   readonly #connections = new Map<string, number>();
+  /** Connections rejected for a missing or invalid token, by "role transport". */
+  readonly #authFailures = new Map<string, number>();
 
   stream(streamId: string): StreamTelemetry {
     let entry = this.#streams.get(streamId);
     if (entry === undefined) {
-      entry = { arrivals: new RateMeter(), sendLatencyMs: new Histogram(LATENCY_BUCKETS_MS), viewerUpdatesSent: 0, viewerUpdatesSkipped: 0 };
+      entry = {
+        arrivals: new RateMeter(),
+        sendLatencyMs: new Histogram(LATENCY_BUCKETS_MS),
+        viewerUpdatesSent: 0,
+        viewerUpdatesSkipped: 0,
+        sequenceGapFrames: 0,
+        resumes: 0,
+      };
       this.#streams.set(streamId, entry);
     }
     return entry;
@@ -130,5 +143,18 @@ export class Telemetry {
 
   connections(): [string, number][] {
     return [...this.#connections];
+  }
+
+  /** Counts a connection or request rejected for a missing or invalid token. */
+  countAuthFailure(role: string, transport: string): void {
+    const key = `${role} ${transport}`;
+    this.#authFailures.set(key, (this.#authFailures.get(key) ?? 0) + 1);
+  }
+
+  authFailures(): { role: string; transport: string; count: number }[] {
+    return [...this.#authFailures].map(([key, count]) => {
+      const [role, transport] = key.split(' ');
+      return { role, transport, count };
+    });
   }
 }

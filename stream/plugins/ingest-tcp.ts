@@ -1,8 +1,10 @@
 // TCP ingest: the same IngestMessage / IngestReply exchange as WS /ingest, each message sent as a
 // 4-byte big-endian length followed by the protobuf bytes. The listener starts when the server
-// is ready and stops when it closes.
+// is ready and stops when it closes. With the server's TLS certificate it speaks TLS, and with
+// device tokens the first record must be the auth record (see stream/auth.ts).
 
 import net from 'node:net';
+import tls from 'node:tls';
 
 import type { FastifyPluginAsync } from 'fastify';
 
@@ -10,6 +12,7 @@ import type { ServerContext } from '../context.js';
 import { IngestError } from '../errors.js';
 import { encodeLengthPrefixed, LengthPrefixedReader } from '../framing.js';
 import { IngestSession, type IngestTransport } from '../ingest-session.js';
+import type { TlsFiles } from '../tls.js';
 
 export interface TcpIngestPluginOptions {
   context: ServerContext;
@@ -18,6 +21,8 @@ export interface TcpIngestPluginOptions {
   port: number;
   /** Filled in with the port actually bound, once listening. */
   bound: { port?: number };
+  /** Certificate and key: the listener then accepts TLS connections only. */
+  tls?: TlsFiles;
 }
 
 /** How long a closed connection waits for the device to close its side before it is destroyed, in ms. */
@@ -100,8 +105,18 @@ function serveConnection(context: ServerContext, socket: net.Socket): void {
   });
 }
 
-export const ingestTcpPlugin: FastifyPluginAsync<TcpIngestPluginOptions> = async (app, { context, host, port, bound }) => {
-  const server = net.createServer((socket) => serveConnection(context, socket));
+export const ingestTcpPlugin: FastifyPluginAsync<TcpIngestPluginOptions> = async (app, { context, host, port, bound, tls: tlsFiles }) => {
+  let server: net.Server;
+  if (tlsFiles === undefined) {
+    server = net.createServer((socket) => serveConnection(context, socket));
+  } else {
+    // A peer that never finishes its handshake is dropped after the hello timeout.
+    server = tls.createServer({ ...tlsFiles, handshakeTimeout: context.options.helloTimeoutMs }, (socket) => serveConnection(context, socket));
+    server.on('tlsClientError', (error: Error & { code?: string }, socket: tls.TLSSocket) => {
+      const remoteAddress = socket.remoteAddress ?? 'unknown';
+      context.errorLog.warn(`tls:${remoteAddress}:${error.code ?? 'error'}`, { code: error.code, remoteAddress, err: error.message }, 'TCP ingest TLS handshake failed');
+    });
+  }
 
   app.addHook('onReady', async () => {
     await new Promise<void>((resolve, reject) => {
@@ -112,7 +127,7 @@ export const ingestTcpPlugin: FastifyPluginAsync<TcpIngestPluginOptions> = async
       });
     });
     bound.port = (server.address() as net.AddressInfo).port;
-    context.logger.info({ host, port: bound.port }, 'TCP ingest listening');
+    context.logger.info({ host, port: bound.port, tls: tlsFiles !== undefined }, 'TCP ingest listening');
   });
 
   app.addHook('onClose', async () => {

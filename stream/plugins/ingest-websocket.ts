@@ -8,7 +8,8 @@ import type { WebSocket } from 'ws';
 
 import type { ServerContext } from '../context.js';
 import { IngestSession, type IngestTransport } from '../ingest-session.js';
-import { messageBytes } from '../wire.js';
+import { encodeIngestReply, messageBytes } from '../wire.js';
+import { admitWebSocket } from './access-control.js';
 
 /** WebSocket close codes (RFC 6455 section 7.4.1). */
 const CLOSE_NORMAL = 1000;
@@ -35,7 +36,12 @@ function websocketTransport(socket: WebSocket, remoteAddress: string): IngestTra
 }
 
 export const ingestWebSocketPlugin: FastifyPluginAsync<{ context: ServerContext }> = async (app, { context }) => {
-  app.get('/ingest', { websocket: true }, (socket, request) => {
+  app.get('/ingest', { websocket: true, config: { access: 'websocket' } }, (socket, request) => {
+    const rejection = (message: string): Uint8Array => encodeIngestReply({ error: { code: 'ERR_UNAUTHORIZED', message, fatal: true } });
+    if (!admitWebSocket(context, 'device', socket, request, rejection)) {
+      return;
+    }
+
     const session = new IngestSession(context, websocketTransport(socket, request.ip));
     const connection = { shutdown: (reason: string) => socket.close(CLOSE_GOING_AWAY, reason) };
     context.ingestConnections.add(connection);

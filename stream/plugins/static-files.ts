@@ -16,6 +16,12 @@ const VIEWER_NOT_BUILT_HTML = `<!doctype html>
 `;
 
 export const staticFilesPlugin: FastifyPluginAsync<{ clientDir: string }> = async (app, { clientDir }) => {
+  // The viewer's files carry no image data, and the page must load before it can read its
+  // token, so they need none. The hook covers only the routes registered in this plugin.
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, access: 'public' };
+  });
+
   if (existsSync(path.join(clientDir, 'index.html'))) {
     await app.register(fastifyStatic, { root: clientDir, prefix: '/' });
     app.log.info({ clientDir }, 'serving the viewer');

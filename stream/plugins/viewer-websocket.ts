@@ -7,10 +7,30 @@ import type {} from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 
 import type { ServerContext } from '../context.js';
-import { messageBytes } from '../wire.js';
+import type { ViewerErrorCode } from '../errors.js';
+import { encodeViewerMessage, messageBytes } from '../wire.js';
+import { admitWebSocket } from './access-control.js';
+
+/** WebSocket close code for a server above its capacity (RFC 6455 registry: Try Again Later). */
+const CLOSE_TRY_AGAIN_LATER = 1013;
+
+function viewerError(code: ViewerErrorCode, message: string): Uint8Array {
+  return encodeViewerMessage({ error: { code, message, fatal: true } });
+}
 
 export const viewerWebSocketPlugin: FastifyPluginAsync<{ context: ServerContext }> = async (app, { context }) => {
-  app.get('/view', { websocket: true }, (socket, request) => {
+  app.get('/view', { websocket: true, config: { access: 'websocket' } }, (socket, request) => {
+    if (!admitWebSocket(context, 'viewer', socket, request, (message) => viewerError('ERR_UNAUTHORIZED', message))) {
+      return;
+    }
+    const { maxViewerConnections } = context.options;
+    if (context.hub.size >= maxViewerConnections) {
+      context.errorLog.warn('viewer:capacity', { remoteAddress: request.ip, maxViewerConnections }, 'viewer rejected: too many viewer connections');
+      socket.send(viewerError('ERR_TOO_MANY_VIEWERS', `the server already has ${context.hub.size} viewer connections (maxViewerConnections ${maxViewerConnections}); close another viewer or raise --max-viewer-connections`));
+      socket.close(CLOSE_TRY_AGAIN_LATER, 'ERR_TOO_MANY_VIEWERS');
+      return;
+    }
+
     const viewer = context.hub.add(socket, request.ip);
 
     socket.on('message', (data) => {
