@@ -70,7 +70,8 @@ Commands:
   serve    run the server: ingest, pipeline, viewers (default command)
   send     stream a folder of frames to a server as a device would
   bench    measure the pipeline and print a table
-  eval, record, replay    not available in this version
+  eval     evaluate a model on frames with ground truth: report.json, summary.md, SVG plots
+  record, replay    not available in this version
 
 Run segwithu-live COMMAND --help for the options of a command.`;
 
@@ -292,6 +293,11 @@ async function runBenchCommand(argv: string[], output: CliOutput): Promise<numbe
   return 0;
 }
 
+async function runEvalCommand(argv: string[], output: CliOutput): Promise<number> {
+  const { runEvalCommand: runEval } = await import('../pipeline/eval/cli-args.js');
+  return runEval(argv, output.out, output.err);
+}
+
 /** Runs one command line (without the node and script arguments); returns the exit code. */
 export async function main(argv: string[], output: CliOutput = processOutput): Promise<number> {
   const [first, ...rest] = argv;
@@ -312,6 +318,7 @@ export async function main(argv: string[], output: CliOutput = processOutput): P
       case 'bench':
         return await runBenchCommand(args, output);
       case 'eval':
+        return await runEvalCommand(args, output);
       case 'record':
       case 'replay':
         output.err(`segwithu-live: ${command} is not available in this version; run segwithu-live --help for the commands`);

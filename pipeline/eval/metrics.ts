@@ -258,6 +258,22 @@ export class BinnedScores {
     }
   }
 
+  /**
+   * Adds another histogram's counts, `weight` times (a frame drawn twice by a bootstrap counts
+   * twice). Both histograms must have the same bins, low and high.
+   */
+  merge(other: BinnedScores, weight = 1): void {
+    if (other.bins !== this.bins || other.low !== this.low || other.high !== this.high) {
+      throw new RangeError(`BinnedScores.merge: bins differ (${other.bins} on [${other.low}, ${other.high}] into ${this.bins} on [${this.low}, ${this.high}]); merge histograms made with the same options.`);
+    }
+    const positives = other.#positives;
+    const negatives = other.#negatives;
+    for (let b = 0; b < this.bins; b++) {
+      this.#positives[b] += weight * positives[b];
+      this.#negatives[b] += weight * negatives[b];
+    }
+  }
+
   get positiveCount(): number {
     return sum(this.#positives);
   }
@@ -331,8 +347,10 @@ export class BinnedScores {
     for (let b = 0; b < this.bins; b++) {
       const inBin = this.#positives[b] + this.#negatives[b];
       if (inBin === 0) continue;
+      // Σ_{j=1..m} (E + j·r) / (K + j) = m·r + (E − K·r)·(H(K + m) − H(K)), with H the
+      // harmonic numbers, so a bin costs O(1) whatever its count.
       const errorRate = this.#positives[b] / inBin;
-      for (let j = 1; j <= inBin; j++) area += (errors + j * errorRate) / (kept + j);
+      area += inBin * errorRate + (errors - kept * errorRate) * (harmonicNumber(kept + inBin) - harmonicNumber(kept));
       kept += inBin;
       errors += this.#positives[b];
     }
@@ -348,12 +366,25 @@ export class BinnedScores {
   }
 }
 
+/**
+ * H(n) = Σ_{k=1..n} 1/k: summed exactly below 64, else by its asymptotic series
+ * ln n + γ + 1/(2n) − 1/(12n²) + 1/(120n⁴), whose error is below 1e-14 there.
+ */
+function harmonicNumber(n: number): number {
+  if (n < 64) {
+    let total = 0;
+    for (let k = 1; k <= n; k++) total += 1 / k;
+    return total;
+  }
+  const inverseSquare = 1 / (n * n);
+  return Math.log(n) + 0.5772156649015329 + 1 / (2 * n) - inverseSquare / 12 + (inverseSquare * inverseSquare) / 120;
+}
+
 /** Oracle AURC for n items of which `errors` have loss 1 and the rest loss 0. */
 function optimalAurcOfErrors(n: number, errors: number): number {
+  // Σ_{k=c+1..n} (k − c) / k = errors − c·(H(n) − H(c)), with c the correct items.
   const correct = n - errors;
-  let area = 0;
-  for (let k = correct + 1; k <= n; k++) area += (k - correct) / k;
-  return area / n;
+  return (errors - correct * (harmonicNumber(n) - harmonicNumber(correct))) / n;
 }
 
 /**
@@ -421,6 +452,18 @@ export class CalibrationBins {
       this.#count[bin]++;
       this.#probabilitySum[bin] += p;
       if (outcomes[i] !== 0) this.#positives[bin]++;
+    }
+  }
+
+  /** Adds another instance's bins, `weight` times; both must have the same number of bins. */
+  merge(other: CalibrationBins, weight = 1): void {
+    if (other.bins !== this.bins) {
+      throw new RangeError(`CalibrationBins.merge: ${other.bins} bins into ${this.bins}; merge instances made with the same bins.`);
+    }
+    for (let b = 0; b < this.bins; b++) {
+      this.#count[b] += weight * other.#count[b];
+      this.#probabilitySum[b] += weight * other.#probabilitySum[b];
+      this.#positives[b] += weight * other.#positives[b];
     }
   }
 
