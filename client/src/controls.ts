@@ -53,8 +53,8 @@ export class ViewerControls {
   }
 
   /**
-   * Fills the picker with the live streams and the one shown (which may have ended); the
-   * picker is visible only when there is a choice, otherwise the stream's name is.
+   * Fills the picker with the live streams and the one shown, which may have ended. The picker
+   * is visible only when there is a choice; otherwise the page shows the stream's name.
    */
   setStreams(streams: StreamInfoView[], currentStreamId: string): void {
     const { picker, pickerLabel, streamName } = this.#elements;

@@ -45,7 +45,7 @@ export interface ViewerStats {
   layers: { frame: boolean; contour: boolean; heatMap: boolean };
   opacity: number;
   alarmThresholds: { enter: number; exit: number } | null;
-  /** Where the frame is drawn, CSS pixels relative to the page's top-left corner. */
+  /** Rectangle the frame is drawn in, CSS pixels relative to the page's top-left corner. */
   frameRectPage: CssRect | null;
 }
 

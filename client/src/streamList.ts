@@ -1,6 +1,6 @@
-// The stream list from `GET /api/streams`. The endpoint returns JSON: an array of stream
-// descriptions, or an object with a `streams` array; each entry names its id and display
-// name in camelCase or snake_case (the server's JSON and the proto's field names).
+// Parsing of the stream list from `GET /api/streams`. The endpoint returns JSON, either an
+// array of stream descriptions or an object with a `streams` array. Entries may use camelCase
+// (the server's JSON) or snake_case (the proto's field names).
 import type { StreamInfoView } from './wire.js';
 
 function readString(entry: Record<string, unknown>, ...keys: string[]): string {

@@ -1,7 +1,7 @@
-// The viewer's state and render loop. WebSocket messages only store the newest update in a
-// one-element slot; the requestAnimationFrame loop takes it, uploads it, paints it and then
-// updates the gauge, timeline, banners and figures. Nothing is queued, so a slow paint shows
-// the newest frame next instead of falling further behind.
+// The viewer's state and render loop. A WebSocket message only stores the newest update in a
+// one-element slot. The requestAnimationFrame loop takes it, uploads it, paints it and then
+// updates the gauge, timeline, banners and figures. Nothing is queued, so after a slow paint
+// the loop shows the newest frame instead of falling further behind.
 import { browserWallMs, formatClockTime } from './clock.js';
 import { ViewerConnection, type ConnectionStatus } from './connection.js';
 import { ViewerControls, type ControlElements } from './controls.js';
@@ -70,6 +70,8 @@ export class ViewerApp {
   #requestedStreamId: string;
   #nominalRateHz = 0;
   #thresholds: AlarmThresholdsView | null = null;
+  /** Model id from Subscribed, which names the version too (id@version). */
+  #subscribedModelId = '';
   #connectionStatus: ConnectionStatus | null = null;
   #counters: CountersView | null = null;
   #lastCaptureToPaintMs: number | null = null;
@@ -121,6 +123,7 @@ export class ViewerApp {
         break;
       }
       case 'subscribed':
+        this.#subscribedModelId = event.modelId;
         this.#handleSubscribed(event.stream, event.alarm);
         break;
       case 'streams':
@@ -272,8 +275,8 @@ export class ViewerApp {
     stats.shownModelId = result?.modelId ?? '';
     stats.shownFrameSize = { width: pending.update.frame.width, height: pending.update.frame.height };
 
-    // Capture time is on the device's clock, taken to agree with the server's (true for replays
-    // and the synthetic source; a live device must be synchronised to the server, e.g. by NTP).
+    // Capture time is on the device's clock, which is taken to agree with the server's. That holds
+    // for replays and the synthetic source. A live device must be synchronised to the server (NTP).
     const clock = this.#connection.clock.estimate();
     this.#lastCaptureToPaintMs = null;
     if (result && clock && result.captureWallMs > 0) {
@@ -333,7 +336,7 @@ export class ViewerApp {
       skippedByServer: stats.skippedByServer,
       replacedInBrowser: stats.replaced,
       sequence: stats.shownSequence,
-      modelId: stats.shownModelId,
+      modelId: this.#subscribedModelId || stats.shownModelId,
     }));
   }
 

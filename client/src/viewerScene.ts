@@ -161,7 +161,7 @@ export class ViewerScene {
     this.#renderer.render(this.#scene, this.#camera);
   }
 
-  /** Where the frame is drawn, in CSS pixels relative to the canvas. */
+  /** Returns the rectangle the frame is drawn in, CSS pixels relative to the canvas. */
   frameRect(): CssRect {
     const { width, height } = this.#planeSizeCss();
     return { x: (this.#canvasWidthCss - width) / 2, y: (this.#canvasHeightCss - height) / 2, width, height };

@@ -6,7 +6,7 @@ import protobuf from 'protobufjs/light.js';
 
 export const PROTOCOL_VERSION = 1;
 
-/** Where the model input sits inside the frame: model pixel = frame pixel × scale + offset. */
+/** Placement of the model input in the frame: model pixel = frame pixel × scale + offset. */
 export interface LetterboxView {
   modelWidth: number;
   modelHeight: number;
@@ -66,7 +66,7 @@ export interface StreamInfoView {
   height: number;
   viewers: number;
   source: string;
-  /** 'active' or 'ended' where GET /api/streams says so; empty when unknown (the WebSocket list has no state). */
+  /** 'active' or 'ended' as GET /api/streams reports it; empty when unknown, because the WebSocket list has no state. */
   state: string;
 }
 
@@ -108,7 +108,7 @@ function toNumber(value: WireLong): number {
 }
 
 // Nanoseconds since the Unix epoch exceed 2^53, so the conversion to a double loses up to
-// about 256 ns; that is far below the millisecond resolution the viewer shows.
+// about 256 ns. The viewer shows milliseconds, so the loss never shows.
 function nsToMs(value: WireLong): number {
   return toNumber(value) / 1e6;
 }

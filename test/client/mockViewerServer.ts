@@ -1,7 +1,7 @@
 // A stand-in for the server's viewer side, for tests that need exact control over what the
-// page receives: it serves a built viewer folder at `/`, lists its streams at GET
-// /api/streams, and speaks protobuf ViewerMessage / ViewerRequest on WS /view. It listens on
-// 127.0.0.1 only. Tests push updates with sendUpdate(); nothing is sent on its own.
+// page receives. It serves a built viewer folder at `/`, lists its streams at GET
+// /api/streams, and speaks protobuf ViewerMessage / ViewerRequest on WS /view, on 127.0.0.1
+// only. Tests push updates with sendUpdate(), and the mock sends no update on its own.
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize } from 'node:path';
@@ -44,6 +44,12 @@ export interface MockViewerServerOptions {
   port?: number;
   /** Added to the server's wall clock in Pong and capture stamps, to emulate a skewed server clock, ms. Default 0. */
   clockSkewMs?: number;
+  /**
+   * Bytes a viewer socket may have queued before updates for it are skipped (and reported in
+   * the next update's skipped_since_last), as the real server does. Default: no limit, so
+   * tests receive every update they send.
+   */
+  maxBufferedBytes?: number;
 }
 
 export interface MockViewerServer {
@@ -71,9 +77,13 @@ function msToNs(ms: number): number {
 }
 
 export async function startMockViewerServer(options: MockViewerServerOptions): Promise<MockViewerServer> {
-  const { clientDir, streams, alarm = { enter: 0.7, exit: 0.5, enterFrames: 3, exitFrames: 5 }, port = 0, clockSkewMs = 0 } = options;
+  const {
+    clientDir, streams, alarm = { enter: 0.7, exit: 0.5, enterFrames: 3, exitFrames: 5 }, port = 0, clockSkewMs = 0,
+    maxBufferedBytes = Number.POSITIVE_INFINITY,
+  } = options;
   const subscriptions: string[] = [];
   const subscribedTo = new Map<WebSocket, string>();
+  const skippedFor = new Map<WebSocket, number>();
   const serverWallMs = () => Date.now() + clockSkewMs;
 
   const http: Server = createServer((request, response) => {
@@ -133,10 +143,10 @@ export async function startMockViewerServer(options: MockViewerServerOptions): P
     port: address.port,
     subscriptions,
     sendUpdate(update) {
-      const bytes = encodeMessage({
+      const encode = (skippedSinceLast: number) => encodeMessage({
         update: {
           frame: update.frame,
-          skippedSinceLast: update.skippedSinceLast ?? 0,
+          skippedSinceLast,
           result: {
             streamId: update.streamId,
             sequence: update.sequence,
@@ -160,7 +170,13 @@ export async function startMockViewerServer(options: MockViewerServerOptions): P
       let sent = 0;
       for (const [socket, streamId] of subscribedTo) {
         if (streamId !== update.streamId || socket.readyState !== socket.OPEN) continue;
-        socket.send(bytes);
+        const skipped = skippedFor.get(socket) ?? 0;
+        if (socket.bufferedAmount > maxBufferedBytes) {
+          skippedFor.set(socket, skipped + 1);
+          continue;
+        }
+        socket.send(encode((update.skippedSinceLast ?? 0) + skipped));
+        skippedFor.set(socket, 0);
         sent += 1;
       }
       return sent;

@@ -321,7 +321,7 @@ describe.skipIf(!hasChromium)('viewer page on mock server', () => {
     viewer.server.sendUpdate(sceneUpdate('a', 5));
     await waitForStats(viewer.page, (s) => s.shownStreamId === 'a' && s.shownSequence === 5, 15_000, 'stream a shown');
     await viewer.page.waitForSelector('#stream-picker', { state: 'visible' });
-    // Stream c has ended (GET /api/streams says so), so it is no choice.
+    // GET /api/streams reports stream c as ended, so the picker does not offer it.
     await expect.poll(() => viewer.page.$$eval('#stream-picker option', (options) => options.map((option) => (option as HTMLOptionElement).value)), { timeout: 10_000 })
       .toEqual(['a', 'b']);
 

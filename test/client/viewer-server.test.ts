@@ -1,7 +1,7 @@
 // End-to-end tests of the viewer page on the real server (stream/server.ts) with the model in
-// models/carotid: a test device streams real carotid and liver frames over WS /ingest, the
-// page paints them in headless Chromium, and a second, headless viewer records what the
-// server sent so the test can compare it with what the page shows.
+// models/carotid. A test device streams real carotid and liver frames over WS /ingest, and the
+// page paints them in headless Chromium. A second, headless viewer records what the server
+// sent, so the test can compare it with what the page shows.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
