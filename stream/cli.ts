@@ -11,6 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import type { AlarmOptions } from '../pipeline/index.js';
+import { SEND_ACCESS_OPTIONS, SERVE_ACCESS_OPTIONS, sendAccessOptions, serveAccessOptions } from './cli-access.js';
 import { formatSendSummary, sendFolder, type SendFolderOptions } from './device-client.js';
 import { OptionError } from './errors.js';
 import { formatOptions, origin, parseInteger, parseList, parsePositiveNumber, readOptions, type OptionSpec, type ParsedValues } from './cli-options.js';
@@ -47,6 +48,7 @@ const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'shutdown-deadline-ms', env: 'SEGWITHU_SHUTDOWN_DEADLINE_MS', valueName: 'MS', help: 'How long shutdown lets the pipeline finish frames already taken, in ms.', defaultText: String(SERVER_DEFAULTS.shutdownDeadlineMs) },
   { flag: 'client-dir', env: 'SEGWITHU_CLIENT_DIR', valueName: 'DIR', help: 'Built viewer served at /.', defaultText: 'client/dist' },
   { flag: 'log-level', env: 'SEGWITHU_LOG_LEVEL', valueName: 'LEVEL', help: 'pino log level: fatal, error, warn, info, debug, trace or silent.', defaultText: 'info' },
+  ...SERVE_ACCESS_OPTIONS,
 ];
 
 const SEND_OPTIONS: readonly OptionSpec[] = [
@@ -60,6 +62,7 @@ const SEND_OPTIONS: readonly OptionSpec[] = [
   { flag: 'no-masks', help: 'Do not send the ground-truth masks of masks/.' },
   { flag: 'preload', help: 'Decode every frame before sending the first (about 2 bytes per pixel per frame of memory).' },
   { flag: 'json', help: 'Print the summary as JSON.' },
+  ...SEND_ACCESS_OPTIONS,
 ];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -70,6 +73,7 @@ Commands:
   serve    run the server: ingest, pipeline, viewers (default command)
   send     stream a folder of frames to a server as a device would
   bench    measure the pipeline and print a table
+  soak     run server, device and two viewers for minutes; check memory, latency, accounting
   eval     evaluate a model on frames with ground truth: report.json, summary.md, SVG plots
   record, replay    not available in this version
 
@@ -186,6 +190,8 @@ export function serveOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): Se
     options.source = { kind: 'none' };
   }
 
+  Object.assign(options, serveAccessOptions(values, argv));
+
   for (const key of Object.keys(options) as (keyof ServerOptions)[]) {
     if (options[key] === undefined) {
       delete options[key];
@@ -209,8 +215,8 @@ export function sendOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): Sen
   if (!help && folder === undefined) {
     throw new OptionError('--folder is missing; pass a folder of PNG frames, for example --folder ../shared/data/imfusion-liver-sweep');
   }
-  if (url !== undefined && !/^(wss?|tcp):\/\//.test(url)) {
-    throw new OptionError(`--url "${url}" is not an ingest endpoint; pass ws://HOST:PORT/ingest or tcp://HOST:PORT`);
+  if (url !== undefined && !/^(wss?|tcp|tls):\/\//.test(url)) {
+    throw new OptionError(`--url "${url}" is not an ingest endpoint; pass ws://HOST:PORT/ingest or tcp://HOST:PORT (wss:// or tls:// for a server with TLS)`);
   }
 
   const fpsText = stringValue(values, 'fps');
@@ -227,6 +233,7 @@ export function sendOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): Sen
     name: stringValue(values, 'name'),
     sendMasks: values['no-masks'] !== true,
     preload: values.preload === true,
+    ...sendAccessOptions(values, argv),
   };
 }
 
@@ -317,6 +324,8 @@ export async function main(argv: string[], output: CliOutput = processOutput): P
         return await runSend(args, output);
       case 'bench':
         return await runBenchCommand(args, output);
+      case 'soak':
+        return await (await import('./soak.js')).runSoakCommand(args, output);
       case 'eval':
         return await runEvalCommand(args, output);
       case 'record':
