@@ -96,10 +96,24 @@ export class DeviceConnection {
       headers: options.token === undefined ? {} : { Authorization: `Bearer ${options.token}` },
       ...(options.ca === undefined ? {} : { ca: options.ca }),
     });
+    // Listening from the start: a server that rejects the connection sends its ErrorReport and
+    // closes in the same packets as the handshake, before `open` has been awaited.
+    const early: Uint8Array[] = [];
+    let earlyClose: ConnectionClosed | undefined;
+    let deliverReply = (bytes: Uint8Array): void => void early.push(bytes);
+    let deliverClose = (closed: ConnectionClosed): void => {
+      earlyClose = closed;
+    };
+    socket.on('message', (data) => deliverReply(messageBytes(data as Buffer | ArrayBuffer | Buffer[])));
+    socket.on('close', (code, reason) => deliverClose({ code, reason: reason.toString() }));
     await new Promise<void>((resolve, reject) => {
       socket.once('open', resolve);
       socket.once('error', reject);
     });
+    socket.on('error', () => {
+      // The close event that follows reports the end; nothing else to do here.
+    });
+
     return new DeviceConnection(
       {
         send: (bytes) => socket.send(bytes),
@@ -108,11 +122,12 @@ export class DeviceConnection {
         end: () => socket.close(1000, 'device done'),
       },
       (onReply, onClose) => {
-        socket.on('message', (data) => onReply(messageBytes(data as Buffer | ArrayBuffer | Buffer[])));
-        socket.on('close', (code, reason) => onClose({ code, reason: reason.toString() }));
-        socket.on('error', () => {
-          // The close event that follows reports the end; nothing else to do here.
-        });
+        deliverReply = onReply;
+        deliverClose = onClose;
+        early.splice(0).forEach(onReply);
+        if (earlyClose !== undefined) {
+          onClose(earlyClose);
+        }
       },
     );
   }
