@@ -357,7 +357,7 @@ describe.skipIf(!hasChromium)('viewer page on mock server', () => {
       await viewer.page.waitForSelector('#stream-picker', { state: 'visible' });
 
       const boxes = await viewer.page.evaluate(() => {
-        const ids = ['disclaimer', 'status-line', 'risk-gauge', 'risk-value', 'risk-timeline', 'legend-bar', 'shortcut-list', 'stream-picker', 'alarm-banner', 'view'];
+        const ids = ['disclaimer', 'status-line', 'risk-gauge', 'risk-value', 'risk-timeline', 'legend-bar', 'heat-map-note', 'shortcut-list', 'stream-picker', 'alarm-banner', 'view'];
         return Object.fromEntries(ids.map((id) => {
           const box = document.getElementById(id)!.getBoundingClientRect();
           return [id, { left: box.left, top: box.top, right: box.right, bottom: box.bottom }];
@@ -368,6 +368,11 @@ describe.skipIf(!hasChromium)('viewer page on mock server', () => {
         expect(box.top, `${id} top edge`).toBeGreaterThanOrEqual(0);
         expect(box.right, `${id} right edge`).toBeLessThanOrEqual(width);
         expect(box.bottom, `${id} bottom edge`).toBeLessThanOrEqual(height);
+      }
+      // The side panel scrolls; what it must show may not sit below its visible part.
+      const panelBottom = await viewer.page.evaluate(() => document.getElementById('panel')!.getBoundingClientRect().bottom);
+      for (const id of ['risk-gauge', 'risk-value', 'risk-timeline', 'legend-bar', 'heat-map-note']) {
+        expect(boxes[id].bottom, `${id} bottom edge inside the panel`).toBeLessThanOrEqual(panelBottom);
       }
       const frameRect = (await readStats(viewer.page)).frameRectPage!;
       expect(frameRect.width).toBeGreaterThan(0.45 * width);
