@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import type { AlarmOptions } from '../pipeline/index.js';
 import { SEND_ACCESS_OPTIONS, SERVE_ACCESS_OPTIONS, sendAccessOptions, serveAccessOptions } from './cli-access.js';
 import { formatSendSummary, sendFolder, type SendFolderOptions } from './device-client.js';
+import { MCAP_SERVE_OPTIONS, mcapSourceFromValues, recordOptionsFromValues, replayToServeArgs, runRecordCommand } from './mcap/cli.js';
 import { OptionError } from './errors.js';
 import { formatOptions, origin, parseInteger, parseList, parsePositiveNumber, readOptions, type OptionSpec, type ParsedValues } from './cli-options.js';
 import { createLogger } from './log.js';
@@ -27,7 +28,7 @@ const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'igtl-port', env: 'SEGWITHU_IGTL_PORT', valueName: 'N', help: 'OpenIGTLink listener port for devices and 3D Slicer (0 = off; Slicer uses 18944).', defaultText: '0' },
   { flag: 'igtl-connect', env: 'SEGWITHU_IGTL_CONNECT', valueName: 'HOST:PORT', help: 'OpenIGTLink device server to ingest from; reconnects with backoff.', defaultText: 'none' },
   { flag: 'igtl-allow', env: 'SEGWITHU_IGTL_ALLOW', valueName: 'LIST', help: 'Peer addresses or CIDR ranges the OpenIGTLink listener admits (comma-separated).', defaultText: '127.0.0.0/8,::1' },
-  { flag: 'source', env: 'SEGWITHU_SOURCE', valueName: 'SOURCE', help: 'In-process source: synthetic, replay:DIR (a folder of PNG frames) or none.', defaultText: 'synthetic' },
+  { flag: 'source', env: 'SEGWITHU_SOURCE', valueName: 'SOURCE', help: 'In-process source: synthetic, replay:DIR (a folder of PNG frames), mcap:FILE (a recording) or none.', defaultText: 'synthetic' },
   { flag: 'fps', env: 'SEGWITHU_SOURCE_FPS', valueName: 'RATE', help: 'Frame rate of the source in frames/s; replay also takes max.', defaultText: '30' },
   { flag: 'loop', env: 'SEGWITHU_SOURCE_LOOP', help: 'Replay: start again after the last frame.' },
   { flag: 'lossless', env: 'SEGWITHU_SOURCE_LOSSLESS', help: 'Replay: wait for the pipeline to take each frame instead of latest-wins.' },
@@ -49,6 +50,7 @@ const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'client-dir', env: 'SEGWITHU_CLIENT_DIR', valueName: 'DIR', help: 'Built viewer served at /.', defaultText: 'client/dist' },
   { flag: 'log-level', env: 'SEGWITHU_LOG_LEVEL', valueName: 'LEVEL', help: 'pino log level: fatal, error, warn, info, debug, trace or silent.', defaultText: 'info' },
   ...SERVE_ACCESS_OPTIONS,
+  ...MCAP_SERVE_OPTIONS,
 ];
 
 const SEND_OPTIONS: readonly OptionSpec[] = [
@@ -75,7 +77,8 @@ Commands:
   bench    measure the pipeline and print a table
   soak     run server, device and two viewers for minutes; check memory, latency, accounting
   eval     evaluate a model on frames with ground truth: report.json, summary.md, SVG plots
-  record, replay    not available in this version
+  record   convert a folder of frames to an MCAP recording (serve --record DIR records live streams)
+  replay   serve an MCAP recording as a stream: replay FILE.mcap [--rate original|N|max] [--loop] [--from SECONDS]
 
 Run segwithu-live COMMAND --help for the options of a command.`;
 
@@ -106,14 +109,17 @@ function parseFrameRate(text: string, name: string, allowMax: boolean): FrameRat
   return parsePositiveNumber(text, name, allowMax ? 'pass frames per second, for example 30, or max' : 'pass frames per second, for example 30');
 }
 
-function parseSource(text: string, name: string): SourceOptions['kind'] | { replayDir: string } {
+function parseSource(text: string, name: string): SourceOptions['kind'] | { replayDir: string } | { mcapFile: string } {
   if (text === 'synthetic' || text === 'none') {
     return text;
+  }
+  if (text.startsWith('mcap:') && text.length > 'mcap:'.length) {
+    return { mcapFile: text.slice('mcap:'.length) };
   }
   if (text.startsWith('replay:') && text.length > 'replay:'.length) {
     return { replayDir: path.resolve(text.slice('replay:'.length)) };
   }
-  throw new OptionError(`${name} "${text}" is not a source; pass synthetic, none, or replay:DIR with the folder of frames`);
+  throw new OptionError(`${name} "${text}" is not a source; pass synthetic, none, replay:DIR with the folder of frames, or mcap:FILE with a recording`);
 }
 
 function parseAlarm(text: string, name: string): AlarmOptions {
@@ -175,7 +181,9 @@ export function serveOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): Se
   const source = parseSource(sourceText, name('source'));
   const fpsText = stringValue(values, 'fps');
   const clips = stringValue(values, 'clip');
-  if (typeof source === 'object') {
+  if (typeof source === 'object' && 'mcapFile' in source) {
+    options.source = mcapSourceFromValues(source.mcapFile, values, name);
+  } else if (typeof source === 'object') {
     options.source = {
       kind: 'replay',
       dir: source.replayDir,
@@ -191,6 +199,7 @@ export function serveOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): Se
   }
 
   Object.assign(options, serveAccessOptions(values, argv));
+  options.record = recordOptionsFromValues(values, name);
 
   for (const key of Object.keys(options) as (keyof ServerOptions)[]) {
     if (options[key] === undefined) {
@@ -329,9 +338,9 @@ export async function main(argv: string[], output: CliOutput = processOutput): P
       case 'eval':
         return await runEvalCommand(args, output);
       case 'record':
+        return await runRecordCommand(args, output.out);
       case 'replay':
-        output.err(`segwithu-live: ${command} is not available in this version; run segwithu-live --help for the commands`);
-        return 2;
+        return await runServe(replayToServeArgs(args), output);
       default:
         output.err(`segwithu-live: unknown command "${command}"; run segwithu-live --help for the commands`);
         return 2;

@@ -45,7 +45,36 @@ export interface ReplaySourceOptions {
   name?: string;
 }
 
-export type SourceOptions = SyntheticSourceOptions | ReplaySourceOptions | { kind: 'none' };
+/** An MCAP recording (made by `record` or `serve --record`) replayed as one stream. */
+export interface McapSourceOptions {
+  kind: 'mcap';
+  /** The .mcap file. */
+  file: string;
+  /** 'original' follows the recorded capture times; a number N plays N times faster; 'max' as fast as the pipeline takes frames. Default 'original'. */
+  rate?: 'original' | number | 'max';
+  /** Start again after the last frame; sequence numbers and capture times keep increasing. Default false. */
+  loop?: boolean;
+  /** Start this many seconds of capture time after the first frame. Default 0. */
+  fromSeconds?: number;
+  /** Wait for the pipeline to take each frame instead of latest-wins. Default: true for rate 'max', else false. */
+  lossless?: boolean;
+  /** Stream name shown to viewers. Default: the file name without .mcap. */
+  name?: string;
+}
+
+export type SourceOptions = SyntheticSourceOptions | ReplaySourceOptions | McapSourceOptions | { kind: 'none' };
+
+/** Recording of every stream the server processes to MCAP files, one file set per stream. */
+export interface RecordOptions {
+  /** Folder the recordings go to; created when missing. */
+  directory: string;
+  /** A new file starts after the frame that brings the current one to this many bytes. Default 1 GiB. */
+  maxFileBytes?: number;
+  /** Capture time one file spans at most, in ms. Default 10 minutes. */
+  maxFileDurationMs?: number;
+  /** Frames waiting for the recording thread, across streams; more are dropped and counted. Default 32. */
+  maxQueuedFrames?: number;
+}
 
 export interface ServerOptions {
   /** Interface to listen on. Default '127.0.0.1' (this machine only). */
@@ -81,6 +110,8 @@ export interface ServerOptions {
 
   /** In-process source started with the server. Default { kind: 'none' }. */
   source?: SourceOptions;
+  /** Record every stream to MCAP; the files are finalised on close() (SIGTERM included). Default: no recording. */
+  record?: RecordOptions;
   /** Folder served at `/` (the built viewer). Default client/dist in the repository. */
   clientDir?: string;
 
@@ -172,6 +203,16 @@ function requirePositive(name: string, value: number): number {
 function resolveSource(source: SourceOptions | undefined): SourceOptions {
   if (source === undefined || source.kind === 'none') {
     return { kind: 'none' };
+  }
+  if (source.kind === 'mcap') {
+    if (source.file.length === 0) {
+      throw new OptionError('source.file is empty; pass the recording to replay, for example mcap:recordings/probe.mcap');
+    }
+    if (typeof source.rate === 'number') requirePositive('source.rate', source.rate);
+    if (source.fromSeconds !== undefined && !(source.fromSeconds >= 0)) {
+      throw new OptionError(`source.fromSeconds must be 0 or more, got ${String(source.fromSeconds)}; pass the start in seconds after the first frame`);
+    }
+    return source;
   }
   if (source.fps !== undefined && source.fps !== 'max') {
     requirePositive('source.fps', source.fps);

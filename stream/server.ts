@@ -19,6 +19,7 @@ import { staticFilesPlugin } from './plugins/static-files.js';
 import { statusRoutesPlugin } from './plugins/status-routes.js';
 import { viewerWebSocketPlugin } from './plugins/viewer-websocket.js';
 import { StreamRegistry } from './registry.js';
+import { startLiveRecording, type LiveRecording } from './mcap/live-recording.js';
 import { startSource, type RunningSource } from './sources/index.js';
 import { Telemetry } from './telemetry.js';
 import { loadTlsFiles } from './tls.js';
@@ -38,6 +39,8 @@ export interface RunningServer {
   /** Stream id of the in-process source, when one runs. */
   readonly sourceStreamId: string | undefined;
   readonly pipeline: Pipeline;
+  /** The MCAP recording of every stream, when options.record is set. */
+  readonly recording: LiveRecording | undefined;
   readonly app: FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, Logger>;
   /**
    * Shuts down: stops the source and ingest, lets the pipeline finish frames already taken (up
@@ -134,10 +137,14 @@ export async function startServer(input: ServerOptions = {}): Promise<RunningSer
   }
 
   hub.start();
+  // Recording encodes on a worker thread and drops (counting) when it falls behind, so it never
+  // slows ingest.
+  const recording = options.record === undefined ? undefined : startLiveRecording(pipeline, registry, { ...options.record, logger });
   try {
     await app.listen({ host: options.host, port: options.port });
   } catch (error) {
     await pipeline.close(0);
+    await recording?.close();
     await app.close();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new OptionError(`port ${options.port} (or TCP port ${options.tcpPort}) on ${options.host} is in use; pass another --port / --tcp-port, or 0 for any free port`);
@@ -171,6 +178,8 @@ export async function startServer(input: ServerOptions = {}): Promise<RunningSer
       connection.shutdown('shutdown');
     }
     await pipeline.close(options.shutdownDeadlineMs);
+    // After the pipeline's last results, so the files end with them; close() finalises each file.
+    await recording?.close();
     hub.closeAll(CLOSE_GOING_AWAY, 'server shutting down');
     registry.close();
     await app.close();
@@ -195,6 +204,7 @@ export async function startServer(input: ServerOptions = {}): Promise<RunningSer
     igtlPort: igtlBound.port,
     sourceStreamId: source?.streamId,
     pipeline,
+    recording,
     app,
     close: () => (closed ??= shutdown()),
   };

@@ -2,6 +2,7 @@
 
 import type { ServerContext } from '../context.js';
 import type { SourceOptions } from '../options.js';
+import { startMcapSource } from '../mcap/source.js';
 import { startReplaySource } from './replay.js';
 import type { RunningSource } from './source.js';
 import { startSyntheticSource } from './synthetic.js';
@@ -17,5 +18,7 @@ export async function startSource(context: ServerContext, options: SourceOptions
       return startSyntheticSource(context, options);
     case 'replay':
       return startReplaySource(context, options);
+    case 'mcap':
+      return startMcapSource(context, options);
   }
 }
