@@ -1,8 +1,8 @@
-// Benchmark of the viewer's arrival-to-paint time: how long a ViewerUpdate waits in the
-// browser between the WebSocket delivering it and the render call that shows it, plus device
-// capture to paint. Runs headless Chromium (software WebGL) against the mock viewer server
-// (browser cost only) and, when a model is available, the real server's synthetic source.
-// Prints a Markdown table for the benchmark page.
+// Benchmark of the viewer's arrival-to-paint time, which is how long a ViewerUpdate waits in
+// the browser between the WebSocket delivering it and the render call that shows it, and of
+// device capture to paint. It runs headless Chromium (software WebGL) against the mock viewer
+// server (browser cost only) and, when a model is available, the real server's synthetic
+// source, then prints a Markdown table for client/BENCHMARKS.md.
 //
 // Run: npx tsx test/client/paint-bench.ts [--seconds 10] [--fps 30] [--mock-only]
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -68,7 +68,7 @@ async function measure(browser: ViewerBrowser, url: string): Promise<Omit<Row, '
 
 async function benchMock(browser: ViewerBrowser, clientDir: string): Promise<Row> {
   const streams = [{ streamId: 'bench', streamName: 'bench', nominalRateHz: fps, width: SCENE_FRAME.width, height: SCENE_FRAME.height, viewers: 0, source: 'synthetic', state: 'active' }];
-  // The same 8 MiB per-viewer send budget as the real server's default, so a slow page skips updates instead of queueing them.
+  // The real server's default per-viewer send budget (8 MiB), so the page is skipped as it would be behind the server.
   const server = await startMockViewerServer({ clientDir, streams, maxBufferedBytes: 8 * 1024 * 1024 });
   let sequence = 0;
   const timer = setInterval(() => server.sendUpdate(sceneUpdate('bench', sequence++)), 1000 / fps);
