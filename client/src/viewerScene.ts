@@ -16,7 +16,7 @@ export interface OverlayStyle {
   layers: LayerVisibility;
   /** Opacity of the overlay layers (contour and heat map), 0..1. */
   opacity: number;
-  /** Multiplier on the contour's opacity: 1 normally, lower (or 0) in alarm. */
+  /** Multiplier on the contour's opacity: 1 normally, lower in alarm. */
   contourStrength: number;
   stale: boolean;
 }
