@@ -119,7 +119,7 @@ function parseSource(text: string, name: string): SourceOptions['kind'] | { repl
   if (text.startsWith('replay:') && text.length > 'replay:'.length) {
     return { replayDir: path.resolve(text.slice('replay:'.length)) };
   }
-  throw new OptionError(`${name} "${text}" is not a source; pass synthetic, none, replay:DIR with the folder of frames, or mcap:FILE with a recording`);
+  throw new OptionError(`${name} "${text}" is not a source; pass synthetic, none, or replay:DIR with the folder of frames or mcap:FILE with a recording`);
 }
 
 function parseAlarm(text: string, name: string): AlarmOptions {

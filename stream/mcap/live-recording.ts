@@ -1,6 +1,6 @@
 // Records every stream a server processes: each Result (with its frame) goes to a
-// RecordingThread under the stream's id, and a stream's files are finalised when the stream
-// ends. close() finalises the rest; the server calls it at shutdown (SIGTERM included), after
+// RecordingThread under the stream's id, and a stream's files are finalised when the registry
+// forgets the stream. close() finalises the rest; the server calls it at shutdown (SIGTERM included), after
 // the pipeline has emitted its last results.
 
 import type { Subscription } from 'rxjs';
@@ -26,9 +26,12 @@ export function startLiveRecording(pipeline: Pipeline, registry: StreamRegistry,
       // NOTE: Result carries no pixel spacing, so recordings of live streams leave it out.
       thread.write(result.streamId, recordedFrameFromResult(result), result);
     }),
+    // A stream's files are finalised once the registry forgets it (its retention time after it
+    // ended), because results of frames already taken still come after the stream ends, and a
+    // device that reconnects within the retention time keeps its stream and its recording.
     registry.changes$.subscribe(() => {
       for (const streamId of recording) {
-        if (registry.get(streamId)?.state === 'active') continue;
+        if (registry.get(streamId) !== undefined) continue;
         recording.delete(streamId);
         void thread.closeStream(streamId);
       }
