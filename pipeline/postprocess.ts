@@ -108,6 +108,7 @@ export function postprocess(o: PostprocessOptions, onError: (job: InferredJob, e
       frameWidth: frame.width,
       frameHeight: frame.height,
       ...(frame.groundTruthMask === undefined ? {} : { groundTruthMask: frame.groundTruthMask }),
+      ...(frame.geometry === undefined ? {} : { geometry: frame.geometry }),
       ...(outputs.extra === undefined ? {} : { extraOutputs: copyOutputs(outputs.extra) }),
     };
     return { ticket: job.ticket, frame, result };
