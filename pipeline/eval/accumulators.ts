@@ -52,13 +52,13 @@ export function conditionOf(family: CorruptionId | 'clean', severity: Severity |
   return { id: `${family}_s${severity}`, family, severity, heldOut: HELD_OUT_CORRUPTIONS.includes(family) };
 }
 
-/** The groups a condition's frames count in: its leaf, and for corruptions the pooled groups. */
+/** Lists the groups a condition's frames count in: its leaf, and for corruptions the pooled groups. */
 export function groupsOf(condition: Condition): Group[] {
   if (condition.family === 'clean') return ['clean'];
   return [condition.family, 'corrupted', condition.heldOut ? 'held_out_families' : 'seen_families'];
 }
 
-/** The leaf groups each pooled group is made of, given the families evaluated. */
+/** Lists the leaf groups a pooled group is made of, given the families evaluated. */
 export function leavesOf(group: Group, families: readonly CorruptionId[]): LeafGroup[] {
   switch (group) {
     case 'corrupted':
@@ -123,7 +123,7 @@ export class ScoreBinning {
     return low;
   }
 
-  /** A histogram whose scores are this binning's bin indices. */
+  /** Creates a histogram whose scores are this binning's bin indices. */
   histogram(): BinnedScores {
     return new BinnedScores({ bins: this.bins, low: 0, high: this.bins });
   }

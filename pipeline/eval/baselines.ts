@@ -50,15 +50,15 @@ export class BaselineModels {
   }
 
   /**
-   * Runs `input` (one normalised model input, H × W) through the model `which` as a batch of
-   * `inputs.length` and returns the logits of each pass ([C, H, W] views) and the run's time.
+   * Runs `inputs` (normalised model inputs, H × W each) through `model` as one batch and returns
+   * the logits of each pass ([C, H, W] views) and the run's time in ms.
    */
-  async runBatch(which: 'backbone' | 'mc_dropout', inputs: Float32Array[]): Promise<{ logits: Float32Array[]; runMs: number }> {
+  async runBatch(model: 'backbone' | 'mc_dropout', inputs: Float32Array[]): Promise<{ logits: Float32Array[]; runMs: number }> {
     const { width, height } = this.#manifest.input;
     const pixels = width * height;
     const batch = new Float32Array(inputs.length * pixels);
     inputs.forEach((input, i) => batch.set(input, i * pixels));
-    const session = which === 'backbone' ? this.#backbone : this.#mcDropout;
+    const session = model === 'backbone' ? this.#backbone : this.#mcDropout;
     const tensor = new ort.Tensor('float32', batch, [inputs.length, 1, height, width]);
 
     const start = performance.now();
@@ -68,15 +68,16 @@ export class BaselineModels {
     const data = outputs[session.outputNames[0]]?.data;
     const perPass = this.#manifest.classes.length * pixels;
     if (!(data instanceof Float32Array) || data.length !== inputs.length * perPass) {
-      throw new Error(`${which}.onnx returned no float32 logits of ${inputs.length} × ${perPass} values; re-export it with the manifest's input size and classes`);
+      throw new Error(`${model}.onnx returned no float32 logits of ${inputs.length} × ${perPass} values; re-export it with the manifest's input size and classes`);
     }
     return { logits: inputs.map((_, i) => data.subarray(i * perPass, (i + 1) * perPass)), runMs };
   }
 
   /**
-   * Computes the entropy of the mean probability for each requested baseline. TTA-4 reuses the
-   * first four passes of the TTA-8 batch when both are requested, because they are the same
-   * transforms; its cost is timed separately (see timeBaselines in runner.ts).
+   * Computes the entropy of the mean probability for each requested baseline, and the time of
+   * each batch run. TTA-4 reuses the first four passes of the TTA-8 batch when both are
+   * requested, because they are the same transforms. Its cost is then timed as a separate batch
+   * of 4 (timeCosts in runner.ts).
    */
   async entropies(input: Float32Array, baselines: readonly SamplingBaseline[]): Promise<{ entropies: BaselineEntropies; runMs: { tta?: number; mc?: number } }> {
     const { width, height } = this.#manifest.input;

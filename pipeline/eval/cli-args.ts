@@ -14,7 +14,7 @@ import type { SplitPart } from './inputs.js';
 import { runEval, type EvalOptions } from './runner.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** Where the datasets live: $SEGWITHU_DATA_DIR, else ../shared/data beside the repository. */
+/** Dataset folder: $SEGWITHU_DATA_DIR, else ../shared/data beside the repository. */
 export const DATA_DIR = process.env.SEGWITHU_DATA_DIR ?? path.join(REPO_ROOT, '../shared/data');
 const DEFAULT_MODEL_DIR = path.join(REPO_ROOT, 'models/carotid');
 
@@ -146,14 +146,14 @@ export async function runEvalCommand(argv: string[], out: (text: string) => void
     },
   });
 
+  const figure = (value: number | undefined, digits: number): string => (value === undefined || !Number.isFinite(value) ? 'n/a' : value.toFixed(digits));
   for (const model of report.models) {
-    const clean = model.pixel_error_detection.clean;
-    const all = model.frame_failure.clean_and_corrupted;
-    out(
-      `${model.model.id} ${model.model.version}: Dice ${all === undefined ? 'n/a' : model.frame_failure.clean?.dice_mean.estimate.toFixed(4)} (clean), ` +
-        `pixel AUROC rank ${clean?.image.methods.segwithu?.auroc.estimate.toFixed(4) ?? 'n/a'} vs entropy ${clean?.image.methods.entropy?.auroc.estimate.toFixed(4) ?? 'n/a'} (clean, whole image), ` +
-        `frame failure AUROC ${all?.auroc_frame_risk.estimate.toFixed(3) ?? 'n/a'} (clean + corrupted)`,
-    );
+    const pixels = model.pixel_error_detection.clean?.image.methods;
+    const dice = figure(model.frame_failure.clean?.dice_mean.estimate, 4);
+    const rank = figure(pixels?.segwithu?.auroc.estimate, 4);
+    const entropy = figure(pixels?.entropy?.auroc.estimate, 4);
+    const frames = figure(model.frame_failure.clean_and_corrupted?.auroc_frame_risk.estimate, 3);
+    out(`${model.model.id} ${model.model.version}: clean Dice ${dice}; clean pixel AUROC rank ${rank}, entropy ${entropy}; frame failure AUROC ${frames} (clean + corrupted)`);
   }
   out(`wrote ${files.length} files to ${options.outDir}: ${files.map((file) => path.basename(file)).join(', ')}`);
   return 0;

@@ -21,7 +21,7 @@ export const METHOD_LABELS: Record<Method, string> = {
   mc8: 'MC dropout-8',
 };
 
-/** Graph outputs the evaluation asks the pipeline to attach to each Result. */
+/** Graph outputs the evaluation requests the pipeline to attach to each Result. */
 export const EVAL_OUTPUTS = ['logits', 'rank'] as const;
 
 export interface FrameMaps {

@@ -61,7 +61,7 @@ export async function openEvalInput(options: EvalInputOptions): Promise<EvalInpu
 
   if (info.isFile()) {
     if (options.clips !== undefined || options.splitPart !== undefined) {
-      throw new Error('--clips and --split-part select clips of a folder; a recording holds one stream, so leave them out');
+      throw new Error('--clips and --split-part select clips of a folder, but a recording contains one stream; leave them out');
     }
     return { kind: 'mcap', path: inputPath, clips: [await recordingClip(inputPath, limit)], selection: 'the whole recording' };
   }
@@ -109,7 +109,7 @@ export async function openEvalInput(options: EvalInputOptions): Promise<EvalInpu
   return { kind: 'folder', path: inputPath, clips: evalClips, selection };
 }
 
-/** A recording as one clip named after its stream; frame names come from the recorded sequence numbers. */
+/** Lists a recording as one clip named after its stream, with frames named by their recorded sequence numbers. */
 async function recordingClip(filePath: string, limit: number): Promise<EvalClip> {
   const recording = await openRecording(filePath);
   const frameNames: string[] = [];
@@ -123,7 +123,7 @@ async function recordingClip(filePath: string, limit: number): Promise<EvalClip>
   } finally {
     await recording.close();
   }
-  if (frameNames.length === 0) throw new Error(`recording ${filePath} holds no complete frame`);
+  if (frameNames.length === 0) throw new Error(`recording ${filePath} contains no complete frame; record one with segwithu-live record or serve --record`);
 
   return {
     clipId,

@@ -1,6 +1,6 @@
 // Turns a model's accumulated evaluation into the report's figures, each with a 95% block-
 // bootstrap interval and the number of clips and frames it rests on. The bootstrap resamples
-// runs of 10 consecutive source frames within clips; a drawn source frame brings every
+// runs of 10 consecutive source frames within clips. A drawn source frame brings every
 // condition it was evaluated under, so the correlation between a frame and its corrupted
 // copies is kept. Comparisons of two models draw the same resamples for both (paired).
 
@@ -158,7 +158,7 @@ function frameStatistic(records: readonly FrameRecord[], byBase: Map<number, num
   };
 }
 
-/** The FRAME_FIGURES of a set of frames (with repeats). */
+/** Computes the FRAME_FIGURES of a set of frames (with repeats). */
 export function frameFigures(frames: readonly FrameRecord[]): number[] {
   const failures = frames.map((frame) => (frame.failure ? 1 : 0));
   const risk = frames.map((frame) => frame.frameRisk);

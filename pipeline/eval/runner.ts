@@ -1,7 +1,7 @@
 // runEval: runs the frames of an evaluation through the real pipeline (createPipeline, lossless,
-// the committed ONNX graph) and through the sampling baselines, on clean frames and on seeded
-// corruptions generated on the fly, then writes the JSON report, the SVG plots and the
-// Markdown summary. Given a second model folder, it evaluates both on the same frames and
+// the committed ONNX graph) and through the sampling baselines. It does so on clean frames and
+// on seeded corruptions generated on the fly, then writes the JSON report, the SVG plots and
+// the Markdown summary. Given a second model folder, it evaluates both on the same frames and
 // reports their differences with paired intervals.
 
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -66,7 +66,7 @@ export interface EvalOptions extends EvalInputOptions {
 
 export interface EvalProgress {
   model: string;
-  /** What is being evaluated: 'test frames' or 'out-of-distribution frames'. */
+  /** Phase of the run: 'test frames' or 'out-of-distribution frames'. */
   phase: string;
   done: number;
   total: number;
@@ -151,7 +151,8 @@ export async function runEval(options: EvalOptions): Promise<EvalOutput> {
   const runs: ModelRun[] = [];
   const modelDirs = [options.modelDir, ...(options.compareModelDir === undefined ? [] : [options.compareModelDir])];
   for (const [index, modelDir] of modelDirs.entries()) {
-    const label = modelDirs.length === 1 ? 'model' : index === 0 ? 'A' : 'B';
+    let label = 'model';
+    if (modelDirs.length === 2) label = index === 0 ? 'A' : 'B';
     runs.push(await evaluateModel(path.resolve(modelDir), label, input.clips, resolved, options, logger));
   }
 
@@ -206,7 +207,7 @@ function subsamplingNote(o: ResolvedEvalOptions, maxFramesPerClip: number | unde
   return parts.length === 0 ? 'nothing subsampled' : parts.join('; ');
 }
 
-/** The conditions each source frame is evaluated under: clean, then each family and severity. */
+/** Lists the conditions each source frame is evaluated under: clean, then each family and severity. */
 function conditionsFor(o: ResolvedEvalOptions): Condition[] {
   return [conditionOf('clean', 0), ...o.corruptions.flatMap((family) => o.severities.map((severity) => conditionOf(family, severity)))];
 }
@@ -315,8 +316,8 @@ async function evaluateModel(modelDir: string, label: string, clips: EvalClip[],
 
 /**
  * Records one timing frame's costs: the pipeline's segwithu.onnx batch-1 run, the sampling
- * baselines' batch runs (a TTA-8 batch already run; a separate batch of 4 for TTA-4), and a
- * backbone-only batch-1 run.
+ * baselines' batch runs, and a backbone-only batch-1 run. TTA-8 and MC-8 reuse the runs that
+ * scored the frame. TTA-4 gets its own batch of 4 when TTA-8 ran in its place.
  */
 async function timeCosts(baselines: BaselineModels, input: Float32Array, requested: readonly SamplingBaseline[], runMs: { tta?: number; mc?: number }, segwithuRuns: number[], costs: CostSamples): Promise<void> {
   costs.segwithu.push(...segwithuRuns);

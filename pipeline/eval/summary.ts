@@ -1,6 +1,6 @@
-// Formats an evaluation report as a Markdown summary: what was evaluated (clips, frames,
-// conditions, what was subsampled, which corruption families the head never saw), then tables
-// of cost, Dice, pixel error detection, calibration, frame failure detection, the
+// Formats an evaluation report as a Markdown summary. It starts with what was evaluated: clips,
+// frames, conditions, what was subsampled and which corruption families the head never saw.
+// Tables follow: cost, Dice, pixel error detection, calibration, frame failure detection, the
 // out-of-distribution sweep and, for two models, their differences.
 
 import { CORRUPTION_IDS, HELD_OUT_CORRUPTIONS } from './corruptions.js';
@@ -34,11 +34,13 @@ function conditionName(condition: string): string {
   return family !== undefined && HELD_OUT_CORRUPTIONS.includes(family) ? `${condition} (unseen)` : condition;
 }
 
+const COST_LABELS = { backbone: 'backbone only', segwithu: 'SegWithU (backbone + head)', tta4: METHOD_LABELS.tta4, tta8: METHOD_LABELS.tta8, mc8: METHOD_LABELS.mc8 };
+
 function costSection(model: ModelReport): string {
   const cost = model.cost_ms;
   const rows = (['backbone', 'segwithu', 'tta4', 'tta8', 'mc8'] as const)
     .filter((name) => cost[name].runs > 0)
-    .map((name) => [name === 'segwithu' ? 'SegWithU (backbone + head)' : name === 'backbone' ? 'backbone only' : METHOD_LABELS[name], String(cost[name].batch), number(cost[name].median_ms, 1), String(cost[name].runs)]);
+    .map((name) => [COST_LABELS[name], String(cost[name].batch), number(cost[name].median_ms, 1), String(cost[name].runs)]);
   return [
     table(['method', 'batch', 'median ms per frame', 'timed runs'], rows),
     '',
@@ -156,7 +158,7 @@ function modelSection(model: ModelReport, files: string[]): string {
   return lines.join('\n');
 }
 
-/** The summary.md text of a report; `files` are the names of the files written beside it. */
+/** Formats the summary.md text of a report; `files` are the names of the files written beside it. */
 export function formatSummary(report: EvalReport, files: string[]): string {
   const clips = report.input.clips;
   const frames = clips.reduce((sum, clip) => sum + clip.frames, 0);

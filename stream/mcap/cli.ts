@@ -61,20 +61,18 @@ export function mcapSourceFromValues(file: string, values: ParsedValues, name: (
   return source;
 }
 
-/** Rewrites `replay FILE [options]` as the `serve` arguments it stands for. */
+/**
+ * Rewrites `replay FILE [options]` as the `serve` arguments it stands for. The recording is the
+ * first argument, or else the first argument that ends in .mcap.
+ */
 export function replayToServeArgs(argv: string[]): string[] {
   if (argv.includes('--help') || argv.includes('-h')) return ['--help'];
-  const file = argv.find((arg, index) => !arg.startsWith('-') && (index === 0 || !takesValue(argv[index - 1])));
+  const file = argv.length > 0 && !argv[0].startsWith('-') ? argv[0] : argv.find((arg) => !arg.startsWith('-') && arg.endsWith('.mcap'));
   if (file === undefined) throw new OptionError('replay needs a recording; run segwithu-live replay FILE.mcap [--rate original|N|max] [--loop] [--from SECONDS]');
   if (argv.some((arg) => arg === '--source' || arg.startsWith('--source='))) throw new OptionError('replay sets the source itself; leave out --source');
   const rest = [...argv];
   rest.splice(argv.indexOf(file), 1);
   return ['--source', `mcap:${file}`, ...rest];
-}
-
-/** True for `--flag` forms that take the next argument as their value (every serve option that is not a switch). */
-function takesValue(arg: string): boolean {
-  return arg.startsWith('--') && !arg.includes('=') && !['--loop', '--lossless', '--help'].includes(arg);
 }
 
 const RECORD_OPTIONS: readonly OptionSpec[] = [
@@ -120,7 +118,7 @@ export async function runRecordCommand(argv: string[], out: (text: string) => vo
   try {
     const converted = await convertFolderToRecordings({ folder, outputDirectory: scratch, frameRateHz, clips });
     if (converted.length !== 1) {
-      throw new OptionError(`${folder} holds ${converted.length} clips (${converted.map((clip) => clip.streamName).join(', ')}) and --out names one file; pass --clip ID, or a folder as --out`);
+      throw new OptionError(`${folder} contains ${converted.length} clips (${converted.map((clip) => clip.streamName).join(', ')}) and --out names one file; pass --clip ID, or a folder as --out`);
     }
     const [clip] = converted;
     const files = await readdir(scratch);

@@ -12,10 +12,11 @@
 // call it on SIGTERM. After SIGKILL or a power loss, the file ends at the last complete chunk
 // and openRecording() (reader.ts) recovers every message before that point.
 //
-// NOTE: encoding and zstd compression run on the caller's event loop. One run on 2 cores under
-// a load average of 14 took about 30 ms per 709 × 749 frame with 256 × 256 maps (half encoding,
-// half compression), so the unloaded cost is lower but not measured. A worker thread would take
-// this work off the live path.
+// Encoding and zstd compression run on the caller's event loop. One run on 2 cores under a
+// load average of 14 took about 30 ms per 709 × 749 frame with 256 × 256 maps (half encoding,
+// half compression), so the unloaded cost is lower but not measured. Live streams are therefore
+// recorded through RecordingThread (recording-thread.ts), which runs this class on a worker
+// thread; offline conversion uses it directly.
 
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';

@@ -4,7 +4,7 @@
 // Backpressure policy: a live replay (the default at the original or a scaled rate) is
 // latest-wins like a device, so a frame the pipeline has not taken when the next one comes is
 // dropped as 'superseded'. A lossless replay waits for the pipeline to take each frame before
-// reading the next, so every frame gets a result; `rate: 'max'` is lossless by default.
+// reading the next, so every frame gets a result. `rate: 'max'` is lossless by default.
 // Frames, sequence numbers and capture timestamps come from the recording, so two lossless
 // replays of one file through one model give the same results.
 
