@@ -221,10 +221,11 @@ export class EvalAccumulator {
     }
     this.#leafFrame(groups[0] as LeafGroup, record.base).calibration.merge(frameCalibration);
 
+    // A method without scores for this frame (a baseline not run on corrupted frames) is left out of its histograms.
     const transformed = new Map<Method, Float64Array>();
     for (const method of this.methods) {
       const scores = maps.scores[method];
-      if (scores === undefined) throw new Error(`frame ${record.clipId}/${record.frameName} (${record.condition}) has no ${method} scores`);
+      if (scores === undefined) continue;
       const t = new Float64Array(scores.length);
       for (let i = 0; i < t.length; i++) t[i] = transformScore(scores[i]);
       transformed.set(method, t);
@@ -264,7 +265,8 @@ export class EvalAccumulator {
     for (const method of this.methods) {
       const sample: number[] = [];
       for (const { maps, transformed } of this.#pending) {
-        const t = transformed.get(method)!;
+        const t = transformed.get(method);
+        if (t === undefined) continue;
         for (let i = 0; i < t.length; i++) if (maps.content[i] !== 0) sample.push(t[i]);
       }
       const values = Float64Array.from(sample);
@@ -280,7 +282,8 @@ export class EvalAccumulator {
     for (const { groups, base, maps, nearContour, transformed } of this.#pending.splice(0)) {
       const leafData = this.#leafFrame(groups[0] as LeafGroup, base);
       for (const method of this.methods) {
-        const t = transformed.get(method)!;
+        const t = transformed.get(method);
+        if (t === undefined) continue;
         const { fine, coarse } = this.binning!.get(method)!;
         const fineBins = new Float64Array(t.length);
         const coarseBins = new Float64Array(t.length);

@@ -29,6 +29,7 @@ const EVAL_OPTIONS: readonly OptionSpec[] = [
   { flag: 'severities', valueName: 'LIST', help: 'Corruption severities (comma-separated, from 1, 2, 3).', defaultText: '1,2,3' },
   { flag: 'corruption-stride', valueName: 'N', help: 'Corrupt only every Nth frame of each clip; every clean frame is kept.', defaultText: '1' },
   { flag: 'baselines', valueName: 'LIST', help: `Sampling baselines (comma-separated) or none: ${SAMPLING_BASELINES.join(', ')}.`, defaultText: SAMPLING_BASELINES.join(',') },
+  { flag: 'corrupted-baselines', valueName: 'LIST', help: 'Sampling baselines run on corrupted frames (a subset of --baselines, or none); the rest run on clean frames only.', defaultText: 'the --baselines list' },
   { flag: 'ood', valueName: 'DIR', help: 'Folder of out-of-distribution frames without masks (the liver sweep): reports the share above the alarm entry.', defaultText: 'none' },
   { flag: 'timing-frames', valueName: 'N', help: 'Clean frames from the start on which each method is timed.', defaultText: '10' },
   { flag: 'replicates', valueName: 'N', help: 'Bootstrap replicates of frame-level figures.', defaultText: '1000' },
@@ -105,6 +106,7 @@ export function parseEvalArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
   if (text('corruptions') !== undefined) options.corruptions = listOf<CorruptionId>(text('corruptions')!, 'corruptions', CORRUPTION_IDS, 'all');
   if (severities !== undefined) options.severities = severities;
   if (text('baselines') !== undefined) options.baselines = listOf<SamplingBaseline>(text('baselines')!, 'baselines', SAMPLING_BASELINES);
+  if (text('corrupted-baselines') !== undefined) options.corruptedBaselines = listOf<SamplingBaseline>(text('corrupted-baselines')!, 'corrupted-baselines', SAMPLING_BASELINES);
   if (text('ood') !== undefined && text('ood') !== 'none') options.oodFolder = path.resolve(text('ood')!);
   options.corruptionStride = integer('corruption-stride', 1, 'pass a frame count, for example 2');
   options.timingFrames = integer('timing-frames', 0, 'pass a frame count, for example 10');

@@ -100,7 +100,7 @@ export interface EvalReport {
   generated_at: string;
   command: string;
   input: { kind: string; path: string; selection: string; clips: Array<{ clip_id: string; frames: number }> };
-  subsampling: { corruptions: string[]; severities: number[]; corruption_stride: number; baselines: string[]; max_frames_per_clip: number | null; note: string };
+  subsampling: { corruptions: string[]; severities: number[]; corruption_stride: number; baselines: string[]; corrupted_baselines: string[]; max_frames_per_clip: number | null; note: string };
   models: ModelReport[];
   comparison?: ComparisonRow[];
 }

@@ -44,6 +44,8 @@ export interface EvalOptions extends EvalInputOptions {
   corruptionStride?: number;
   /** Sampling baselines to run. Default tta4, tta8 and mc8. */
   baselines?: readonly SamplingBaseline[];
+  /** Sampling baselines to run on corrupted frames, a subset of `baselines`. Default: all of `baselines`. */
+  corruptedBaselines?: readonly SamplingBaseline[];
   /** Clean frames (from the start) on which each model's cost is timed. Default 10. */
   timingFrames?: number;
   /** A folder of frames without ground truth that should all read as high risk (the liver sweep). */
@@ -114,6 +116,7 @@ export interface ResolvedEvalOptions {
   severities: Severity[];
   corruptionStride: number;
   baselines: SamplingBaseline[];
+  corruptedBaselines: SamplingBaseline[];
   timingFrames: number;
   replicates: number;
   pixelReplicates: number;
@@ -128,11 +131,16 @@ export function resolveEvalOptions(options: EvalOptions): ResolvedEvalOptions {
     if (!Number.isInteger(v) || v < min) throw new RangeError(`eval option ${name} must be an integer >= ${min}, got ${v}`);
     return v;
   };
+  const baselines: SamplingBaseline[] = [...(options.baselines ?? ['tta4', 'tta8', 'mc8'])];
+  const corruptedBaselines: SamplingBaseline[] = [...(options.corruptedBaselines ?? baselines)];
+  const extra = corruptedBaselines.filter((baseline) => !baselines.includes(baseline));
+  if (extra.length > 0) throw new RangeError(`eval option corruptedBaselines names ${extra.join(', ')}, which baselines leaves out; corrupted frames run a subset of baselines`);
   return {
     corruptions: [...(options.corruptions ?? CORRUPTION_IDS)],
     severities: [...(options.severities ?? [1, 2, 3])],
     corruptionStride: positiveInteger('corruptionStride', options.corruptionStride, 1),
-    baselines: [...(options.baselines ?? ['tta4', 'tta8', 'mc8'])],
+    baselines,
+    corruptedBaselines,
     timingFrames: positiveInteger('timingFrames', options.timingFrames, 10, 0),
     replicates: positiveInteger('replicates', options.replicates, 1000),
     pixelReplicates: positiveInteger('pixelReplicates', options.pixelReplicates, 200),
@@ -172,6 +180,7 @@ export async function runEval(options: EvalOptions): Promise<EvalOutput> {
       severities: resolved.severities,
       corruption_stride: resolved.corruptionStride,
       baselines: resolved.baselines,
+      corrupted_baselines: resolved.corruptedBaselines,
       max_frames_per_clip: options.maxFramesPerClip ?? null,
       note: subsamplingNote(resolved, options.maxFramesPerClip),
     },
@@ -202,6 +211,8 @@ function subsamplingNote(o: ResolvedEvalOptions, maxFramesPerClip: number | unde
   const parts: string[] = [];
   if (o.corruptions.length < CORRUPTION_IDS.length) parts.push(`corruption families ${o.corruptions.join(', ')} only`);
   if (o.severities.length < 3) parts.push(`severities ${o.severities.join(', ')} only`);
+  const skipped = o.baselines.filter((baseline) => !o.corruptedBaselines.includes(baseline));
+  if (skipped.length > 0 && o.corruptions.length > 0) parts.push(`${skipped.join(', ')} on clean frames only`);
   if (o.corruptionStride > 1) parts.push(`every ${o.corruptionStride}th frame of each clip corrupted (all clean frames kept)`);
   if (maxFramesPerClip !== undefined) parts.push(`first ${maxFramesPerClip} frames of each clip`);
   return parts.length === 0 ? 'nothing subsampled' : parts.join('; ');
@@ -268,7 +279,7 @@ async function evaluateModel(modelDir: string, label: string, clips: EvalClip[],
           const runsBefore = runTimesMs.length;
           const result = await runner.run(`${condition.id}/${clip.clipId}`, indexInClip, image.pixels, image.width, image.height, image.mask!);
           const { tensor } = letterboxNormalise(image.pixels, image.width, image.height, manifest.input);
-          const { entropies, runMs } = await baselines.entropies(tensor, o.baselines);
+          const { entropies, runMs } = await baselines.entropies(tensor, condition.family === 'clean' ? o.baselines : o.corruptedBaselines);
 
           if (timed && condition.family === 'clean') {
             await timeCosts(baselines, tensor, o.baselines, runMs, runTimesMs.slice(runsBefore), costs);
