@@ -110,7 +110,7 @@ describe('frame rate limit', () => {
     const connection = await connect(ingestUrl(server));
     hello(connection, 'fast device', false);
     const ack = await connection.waitForReply((reply) => reply.body === 'helloAck');
-    const streamId = ack.helloAck!.streamId;
+    const streamId = ack.helloAck?.streamId ?? '';
 
     const sent = 40;
     for (let sequence = 0; sequence < sent; sequence += 1) {
