@@ -1,5 +1,6 @@
 // The viewer's WebSocket to `/view`: subscribes to a stream, pings for the clock offset, and
 // reconnects by itself with capped, jittered exponential backoff when the server goes away.
+import { webSocketProtocols } from './accessToken.js';
 import { reconnectDelayMs, type BackoffOptions } from './backoff.js';
 import { browserWallMs } from './clock.js';
 import { ClockOffsetEstimator } from './clockOffset.js';
@@ -30,6 +31,8 @@ export interface ConnectionOptions {
   /** An attempt that has not opened after this long is abandoned and retried, milliseconds. Default 5000. */
   connectTimeoutMs?: number;
   backoff?: BackoffOptions;
+  /** Viewer token for a server that requires one, sent as a WebSocket subprotocol entry. Default '' (none). */
+  token?: string;
 }
 
 export class ViewerConnection {
@@ -40,6 +43,7 @@ export class ViewerConnection {
   readonly #pingIntervalMs: number;
   readonly #connectTimeoutMs: number;
   readonly #backoff: BackoffOptions;
+  readonly #protocols: string[];
   #socket: WebSocket | null = null;
   #streamId = '';
   #stopped = false;
@@ -49,13 +53,14 @@ export class ViewerConnection {
   #status: ConnectionStatus = { connected: false, failedAttempts: 0, nextAttemptWallMs: null, connects: 0, lastError: '' };
 
   constructor(url: string, codec: ViewerCodec, handlers: ConnectionHandlers, options: ConnectionOptions = {}) {
-    const { pingIntervalMs = 2000, connectTimeoutMs = 5000, backoff = {} } = options;
+    const { pingIntervalMs = 2000, connectTimeoutMs = 5000, backoff = {}, token = '' } = options;
     this.#url = url;
     this.#codec = codec;
     this.#handlers = handlers;
     this.#pingIntervalMs = pingIntervalMs;
     this.#connectTimeoutMs = connectTimeoutMs;
     this.#backoff = backoff;
+    this.#protocols = webSocketProtocols(token);
   }
 
   /** Opens the connection and subscribes to `streamId` (empty: the server's first live stream). */
@@ -77,7 +82,7 @@ export class ViewerConnection {
   }
 
   #open(): void {
-    const socket = new WebSocket(this.#url);
+    const socket = new WebSocket(this.#url, this.#protocols);
     socket.binaryType = 'arraybuffer';
     this.#socket = socket;
     this.#connectTimer = setTimeout(() => socket.close(), this.#connectTimeoutMs);

@@ -2,6 +2,7 @@
 // one-element slot. The requestAnimationFrame loop takes it, uploads it, paints it and then
 // updates the gauge, timeline, banners and figures. Nothing is queued, so after a slow paint
 // the loop shows the newest frame instead of falling further behind.
+import { authorizationHeaders, pageAccessToken } from './accessToken.js';
 import { browserWallMs, formatClockTime } from './clock.js';
 import { ViewerConnection, type ConnectionStatus } from './connection.js';
 import { ViewerControls, type ControlElements } from './controls.js';
@@ -96,7 +97,7 @@ export class ViewerApp {
         this.#stats.invalidMessages += 1;
         console.error(`segwithu viewer: ${error.code}: ${error.message}`);
       },
-    });
+    }, { token: pageAccessToken(window.location.search) });
 
     new ResizeObserver(() => this.#resize()).observe(elements.canvasBox);
     this.#resize();
@@ -188,7 +189,7 @@ export class ViewerApp {
   async #refreshStreamList(): Promise<void> {
     if (!this.#stats.connected) return;
     try {
-      const response = await fetch('/api/streams', { cache: 'no-store' });
+      const response = await fetch('/api/streams', { cache: 'no-store', headers: authorizationHeaders(pageAccessToken(window.location.search)) });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       this.#setStreams(parseStreamList(await response.json()));
     } catch (error) {
