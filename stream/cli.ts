@@ -3,6 +3,9 @@
 //   segwithu-live serve [options]   run the server (default source: the synthetic probe)
 //   segwithu-live send [options]    stream a folder of frames to a server as a device would
 //   segwithu-live bench [options]   measure the pipeline and print a table
+//   segwithu-live eval [options]    evaluate a model: report.json, summary.md, SVG plots
+//   segwithu-live record [options]  convert a folder of frames to an MCAP recording
+//   segwithu-live replay FILE.mcap  serve a recording as a stream (serve --source mcap:FILE)
 //
 // Deployment settings can also come from SEGWITHU_* environment variables; a flag wins over
 // its variable. `segwithu-live COMMAND --help` lists each option with its unit and default.
