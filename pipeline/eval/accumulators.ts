@@ -10,7 +10,8 @@
 // narrow where the pixels are, whatever the method's scale (an entropy that sits near 1 as
 // much as a rank map spread over decades). Scores outside that sample fall into tail bins,
 // equal steps of t(s) = asinh(s · 1e8) out to |s| ≈ 1e9. Binning is monotone, so scores in
-// different bins keep their order and only scores in one bin count as tied.
+// different bins keep their order and only scores in one bin count as tied. A coarse bin is
+// COARSE_FACTOR consecutive fine bins, so one binary search per pixel serves both.
 
 import { CORRUPTION_IDS, HELD_OUT_CORRUPTIONS, type CorruptionId, type Severity } from './corruptions.js';
 import type { FrameMaps, FrameScalars, Method } from './frame-scores.js';
@@ -19,9 +20,8 @@ import { BinnedScores, CalibrationBins, brierScore, negativeLogLikelihood } from
 /** Quantile bins of the fine histograms, plus FINE_TAIL_BINS on each side. */
 const FINE_QUANTILE_BINS = 8192;
 const FINE_TAIL_BINS = 512;
-/** Quantile bins of the per-frame histograms the bootstrap resamples, plus COARSE_TAIL_BINS on each side. */
-const COARSE_QUANTILE_BINS = 512;
-const COARSE_TAIL_BINS = 32;
+/** Fine bins per coarse bin of the per-frame histograms the bootstrap resamples (about 580 bins). */
+const COARSE_FACTOR = 16;
 /** Range of t covered by the tail bins. */
 const T_LOW = -40;
 const T_HIGH = 40;
@@ -74,34 +74,44 @@ export function leavesOf(group: Group, families: readonly CorruptionId[]): LeafG
 
 export const ALL_LEAF_GROUPS: readonly LeafGroup[] = ['clean', ...CORRUPTION_IDS];
 
-export function transformScore(score: number): number {
+function transformScore(score: number): number {
   return Math.asinh(score * 1e8);
 }
 
+function inverseTransform(t: number): number {
+  return Math.sinh(t) / 1e8;
+}
+
 /**
- * Maps a transformed score t to a bin index: bin edges are quantiles of a sample of t, with
- * tail bins of equal width below the sample's minimum (down to T_LOW) and above its maximum
- * (up to T_HIGH). BinnedScores then counts the index itself, so it is built with
- * low = 0 and high = bins.
+ * Maps a score to a bin index. Bin edges are quantiles of a sample of scores, with tail bins
+ * below the sample's minimum and above its maximum that take equal steps of t(s) out to
+ * t = ±40. BinnedScores then counts the index itself, so it is built with low = 0 and
+ * high = bins.
  */
 export class ScoreBinning {
   readonly #edges: Float64Array;
 
-  constructor(sample: Float64Array, quantileBins: number, tailBins: number) {
+  constructor(sample: ArrayLike<number>, quantileBins: number, tailBins: number) {
     const sorted = Float64Array.from(sample).sort();
     const low = sorted.length > 0 ? sorted[0] : 0;
     const high = sorted.length > 0 ? sorted[sorted.length - 1] : 0;
     const edges: number[] = [];
-    const lowTail = Math.min(T_LOW, low - 1);
-    for (let k = 1; k <= tailBins; k++) edges.push(lowTail + ((low - lowTail) * k) / tailBins);
+    const push = (edge: number): void => {
+      if (edges.length === 0 || edge > edges[edges.length - 1]) edges.push(edge);
+    };
+
+    const lowT = transformScore(low);
+    const tailStart = Math.min(T_LOW, lowT - 1);
+    for (let k = 1; k < tailBins; k++) push(inverseTransform(tailStart + ((lowT - tailStart) * k) / tailBins));
+    push(low);
     for (let k = 1; k < quantileBins; k++) {
-      const edge = sorted.length > 0 ? sorted[Math.floor((k * sorted.length) / quantileBins)] : 0;
-      if (edge > edges[edges.length - 1]) edges.push(edge);
+      if (sorted.length > 0) push(sorted[Math.floor((k * sorted.length) / quantileBins)]);
     }
     // The sample's maximum gets a bin of its own, so the largest sampled scores are not merged with the next ones.
-    const highTail = Math.max(T_HIGH, high + 1);
-    if (high > edges[edges.length - 1]) edges.push(high);
-    for (let k = 1; k < tailBins; k++) edges.push(high + ((highTail - high) * k) / tailBins);
+    push(high);
+    const highT = transformScore(high);
+    const tailEnd = Math.max(T_HIGH, highT + 1);
+    for (let k = 1; k < tailBins; k++) push(inverseTransform(highT + ((tailEnd - highT) * k) / tailBins));
     this.#edges = Float64Array.from(edges);
   }
 
@@ -110,14 +120,14 @@ export class ScoreBinning {
     return this.#edges.length + 1;
   }
 
-  /** Bin of t: the number of edges at or below it. */
-  binOf(t: number): number {
+  /** Computes the bin of a score: the number of edges at or below it. */
+  binOf(score: number): number {
     const edges = this.#edges;
     let low = 0;
     let high = edges.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (edges[middle] <= t) low = middle + 1;
+      if (edges[middle] <= score) low = middle + 1;
       else high = middle;
     }
     return low;
@@ -126,6 +136,12 @@ export class ScoreBinning {
   /** Creates a histogram whose scores are this binning's bin indices. */
   histogram(): BinnedScores {
     return new BinnedScores({ bins: this.bins, low: 0, high: this.bins });
+  }
+
+  /** Creates a histogram of coarse bins: `factor` consecutive bins of this binning each. */
+  coarseHistogram(factor: number): BinnedScores {
+    const bins = Math.floor((this.bins - 1) / factor) + 1;
+    return new BinnedScores({ bins, low: 0, high: bins });
   }
 }
 
@@ -188,7 +204,6 @@ interface PendingFrame {
   maps: FrameMaps;
   /** Content pixels within 5 px of the predicted contour. */
   nearContour: Uint8Array;
-  transformed: Map<Method, Float64Array>;
 }
 
 export class EvalAccumulator {
@@ -201,7 +216,7 @@ export class EvalAccumulator {
   /** Coarse data by leaf group and source frame. */
   readonly perFrame = new Map<LeafGroup, Map<number, LeafFrameData>>();
   /** Fine and coarse binning per method, set from the first frames. */
-  binning: Map<Method, { fine: ScoreBinning; coarse: ScoreBinning }> | undefined;
+  binning: Map<Method, ScoreBinning> | undefined;
   readonly #pending: PendingFrame[] = [];
 
   constructor(methods: readonly Method[]) {
@@ -221,19 +236,10 @@ export class EvalAccumulator {
     }
     this.#leafFrame(groups[0] as LeafGroup, record.base).calibration.merge(frameCalibration);
 
-    // A method without scores for this frame (a baseline not run on corrupted frames) is left out of its histograms.
-    const transformed = new Map<Method, Float64Array>();
-    for (const method of this.methods) {
-      const scores = maps.scores[method];
-      if (scores === undefined) continue;
-      const t = new Float64Array(scores.length);
-      for (let i = 0; i < t.length; i++) t[i] = transformScore(scores[i]);
-      transformed.set(method, t);
-    }
     const nearContour = new Uint8Array(maps.content.length);
     for (let i = 0; i < nearContour.length; i++) nearContour[i] = maps.content[i] & maps.band[i];
 
-    this.#pending.push({ groups, base: record.base, maps, nearContour, transformed });
+    this.#pending.push({ groups, base: record.base, maps, nearContour });
     if (this.binning !== undefined) this.#flushPending();
     else if (this.#pending.length >= BINNING_FRAMES) this.#fixBinning();
   }
@@ -244,11 +250,11 @@ export class EvalAccumulator {
     this.#flushPending();
   }
 
-  /** A new, empty coarse histogram of this method. */
+  /** Creates an empty coarse histogram of this method. */
   coarseHistogram(method: Method): BinnedScores {
     const binning = this.binning?.get(method);
     if (binning === undefined) throw new Error(`no binning for ${method} yet: call finish() after the last frame`);
-    return binning.coarse.histogram();
+    return binning.coarseHistogram(COARSE_FACTOR);
   }
 
   #leafFrame(leaf: LeafGroup, base: number): LeafFrameData {
@@ -264,43 +270,49 @@ export class EvalAccumulator {
     this.binning = new Map();
     for (const method of this.methods) {
       const sample: number[] = [];
-      for (const { maps, transformed } of this.#pending) {
-        const t = transformed.get(method);
-        if (t === undefined) continue;
-        for (let i = 0; i < t.length; i++) if (maps.content[i] !== 0) sample.push(t[i]);
+      for (const { maps } of this.#pending) {
+        const scores = maps.scores[method];
+        if (scores === undefined) continue;
+        for (let i = 0; i < scores.length; i++) if (maps.content[i] !== 0) sample.push(scores[i]);
       }
-      const values = Float64Array.from(sample);
-      this.binning.set(method, {
-        fine: new ScoreBinning(values, FINE_QUANTILE_BINS, FINE_TAIL_BINS),
-        coarse: new ScoreBinning(values, COARSE_QUANTILE_BINS, COARSE_TAIL_BINS),
-      });
+      this.binning.set(method, new ScoreBinning(sample, FINE_QUANTILE_BINS, FINE_TAIL_BINS));
     }
     this.#flushPending();
   }
 
+  /**
+   * Bins each pending frame's scores once, fills a fine histogram of the frame and merges it into
+   * every group the frame counts in, and fills the frame's coarse histograms. A method without
+   * scores for the frame (a baseline not run on corrupted frames) is left out.
+   */
   #flushPending(): void {
-    for (const { groups, base, maps, nearContour, transformed } of this.#pending.splice(0)) {
+    for (const { groups, base, maps, nearContour } of this.#pending.splice(0)) {
       const leafData = this.#leafFrame(groups[0] as LeafGroup, base);
       for (const method of this.methods) {
-        const t = transformed.get(method);
-        if (t === undefined) continue;
-        const { fine, coarse } = this.binning!.get(method)!;
-        const fineBins = new Float64Array(t.length);
-        const coarseBins = new Float64Array(t.length);
-        for (let i = 0; i < t.length; i++) {
+        const scores = maps.scores[method];
+        if (scores === undefined) continue;
+        const binning = this.binning!.get(method)!;
+        const fineBins = new Int32Array(scores.length);
+        const coarseBins = new Int32Array(scores.length);
+        for (let i = 0; i < scores.length; i++) {
           if (maps.content[i] === 0) continue;
-          fineBins[i] = fine.binOf(t[i]);
-          coarseBins[i] = coarse.binOf(t[i]);
+          fineBins[i] = binning.binOf(scores[i]);
+          coarseBins[i] = Math.floor(fineBins[i] / COARSE_FACTOR);
         }
 
+        const frameImage = binning.histogram();
+        frameImage.add(fineBins, maps.errors, maps.content);
+        const frameNear = binning.histogram();
+        frameNear.add(fineBins, maps.errors, nearContour);
         for (const group of groups) {
           const histograms = this.#fineFor(group, method);
-          histograms.image.add(fineBins, maps.errors, maps.content);
-          histograms.near_contour.add(fineBins, maps.errors, nearContour);
+          histograms.image.merge(frameImage);
+          histograms.near_contour.merge(frameNear);
         }
+
         let frameHistograms = leafData.histograms.get(method);
         if (frameHistograms === undefined) {
-          frameHistograms = { image: coarse.histogram(), near_contour: coarse.histogram() };
+          frameHistograms = { image: binning.coarseHistogram(COARSE_FACTOR), near_contour: binning.coarseHistogram(COARSE_FACTOR) };
           leafData.histograms.set(method, frameHistograms);
         }
         frameHistograms.image.add(coarseBins, maps.errors, maps.content);
@@ -314,7 +326,7 @@ export class EvalAccumulator {
     if (byMethod === undefined) this.fine.set(group, (byMethod = new Map()));
     let histograms = byMethod.get(method);
     if (histograms === undefined) {
-      const binning = this.binning!.get(method)!.fine;
+      const binning = this.binning!.get(method)!;
       histograms = { image: binning.histogram(), near_contour: binning.histogram() };
       byMethod.set(method, histograms);
     }

@@ -5,7 +5,7 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { ScoreBinning, transformScore, type FrameRecord } from '../../pipeline/eval/accumulators.js';
+import { ScoreBinning, type FrameRecord } from '../../pipeline/eval/accumulators.js';
 import { parseEvalArgs } from '../../pipeline/eval/cli-args.js';
 import { auroc, aurc, averagePrecision, BinnedScores, CalibrationBins, eAurc } from '../../pipeline/eval/metrics.js';
 import { createRandom } from '../../pipeline/eval/random.js';
@@ -26,25 +26,25 @@ function sampleScores(count: number, seed: number): { scores: Float64Array; labe
 
 function binnedHistogram(binning: ScoreBinning, scores: Float64Array, labels: Uint8Array): BinnedScores {
   const histogram = binning.histogram();
-  histogram.add(Array.from(scores, (score) => binning.binOf(transformScore(score))), labels);
+  histogram.add(Array.from(scores, (score) => binning.binOf(score)), labels);
   return histogram;
 }
 
 describe('score binning', () => {
   it('binning keeps score order', () => {
     const { scores } = sampleScores(5000, 1);
-    const binning = new ScoreBinning(Float64Array.from(scores, transformScore), 256, 16);
+    const binning = new ScoreBinning(scores, 256, 16);
     const sorted = [...scores].sort((a, b) => a - b);
     for (let i = 1; i < sorted.length; i++) {
-      expect(binning.binOf(transformScore(sorted[i]))).toBeGreaterThanOrEqual(binning.binOf(transformScore(sorted[i - 1])));
+      expect(binning.binOf(sorted[i])).toBeGreaterThanOrEqual(binning.binOf(sorted[i - 1]));
     }
-    expect(binning.binOf(transformScore(1e12))).toBe(binning.bins - 1);
-    expect(binning.binOf(transformScore(-1e12))).toBe(0);
+    expect(binning.binOf(1e12)).toBe(binning.bins - 1);
+    expect(binning.binOf(-1e12)).toBe(0);
   });
 
   it('quantile bins reproduce exact figures', () => {
     const { scores, labels } = sampleScores(40_000, 2);
-    const binning = new ScoreBinning(Float64Array.from(scores.subarray(0, 10_000), transformScore), 8192, 512);
+    const binning = new ScoreBinning(scores.subarray(0, 10_000), 8192, 512);
     const histogram = binnedHistogram(binning, scores, labels);
     expect(Math.abs(histogram.auroc() - auroc(scores, labels))).toBeLessThan(1e-3);
     expect(Math.abs(histogram.averagePrecision() - averagePrecision(scores, labels))).toBeLessThan(2e-3);
@@ -52,11 +52,19 @@ describe('score binning', () => {
     expect(Math.abs(histogram.eAurc() - eAurc(scores, labels))).toBeLessThan(1e-3);
   });
 
+  it('coarse bins group fine bins', () => {
+    const { scores } = sampleScores(5000, 5);
+    const binning = new ScoreBinning(scores, 256, 16);
+    const coarse = binning.coarseHistogram(16);
+    expect(coarse.bins).toBe(Math.floor((binning.bins - 1) / 16) + 1);
+    expect(Math.floor(binning.binOf(1e12) / 16)).toBe(coarse.bins - 1);
+  });
+
   it('scores near one stay apart', () => {
     // An entropy that barely moves below 1 must not collapse into one bin.
     const values = Float64Array.from({ length: 1000 }, (_, i) => 0.999 + i * 1e-6);
-    const binning = new ScoreBinning(Float64Array.from(values, transformScore), 512, 32);
-    expect(binning.binOf(transformScore(values[999]))).toBeGreaterThan(binning.binOf(transformScore(values[0])) + 400);
+    const binning = new ScoreBinning(values, 512, 32);
+    expect(binning.binOf(values[999])).toBeGreaterThan(binning.binOf(values[0]) + 400);
   });
 });
 
