@@ -118,13 +118,13 @@ export class TokenChecker {
   }
 }
 
-/** The token of an `Authorization: Bearer TOKEN` header, or undefined. */
+/** Returns the token of an `Authorization: Bearer TOKEN` header, or undefined. */
 export function tokenFromAuthorization(header: string | undefined): string | undefined {
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '');
   return match?.[1];
 }
 
-/** The token of a `segwithu.bearer.TOKEN` entry in a Sec-WebSocket-Protocol header, or undefined. */
+/** Returns the token of a `segwithu.bearer.TOKEN` entry in a Sec-WebSocket-Protocol header, or undefined. */
 export function tokenFromWebSocketProtocols(header: string | undefined): string | undefined {
   for (const entry of (header ?? '').split(',')) {
     const protocol = entry.trim();
@@ -135,7 +135,7 @@ export function tokenFromWebSocketProtocols(header: string | undefined): string 
   return undefined;
 }
 
-/** The token a request presents: the Authorization header first, else a WebSocket subprotocol entry. */
+/** Returns the token a request presents: the Authorization header first, else a WebSocket subprotocol entry. */
 export function presentedToken(headers: Record<string, string | string[] | undefined>): string | undefined {
   const authorization = headers.authorization;
   const protocols = headers['sec-websocket-protocol'];
@@ -151,7 +151,7 @@ export function selectWebSocketProtocol(offered: Set<string>): string | false {
   return offered.has(WEBSOCKET_PROTOCOL) ? WEBSOCKET_PROTOCOL : false;
 }
 
-/** The token of a TCP auth record (UTF-8 `Bearer TOKEN`), or undefined when the record is not one. */
+/** Returns the token of a TCP auth record (UTF-8 `Bearer TOKEN`), or undefined when the record is not one. */
 export function tokenFromAuthRecord(bytes: Uint8Array): string | undefined {
   // A token record is short; anything longer is a protobuf message or noise.
   if (bytes.length > 600) {

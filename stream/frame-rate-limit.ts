@@ -1,6 +1,6 @@
-// Per-stream frame rate limit: a token bucket that refills at maxFrameRateHz and holds half a
-// second's frames, so a device at its nominal rate with jittery timing is never limited, while
-// one that sends faster for longer than that has the excess rejected.
+// Per-stream frame rate limit: a token bucket that refills at maxFrameRateHz and has room for
+// half a second's frames. A device at or below the rate is not limited while its jitter bunches
+// fewer frames than that together. One that sends faster for longer has the excess rejected.
 
 /** Share of a second whose frames may arrive at once. */
 const BURST_SECONDS = 0.5;

@@ -140,7 +140,7 @@ export interface ServerOptions {
    * 'invalid'. Lossless streams are exempt because FrameAcks already pace them. Default 120.
    */
   maxFrameRateHz?: number;
-  /** Open viewer WebSockets, subscribed or not; one more is closed with 1008. Default 128. */
+  /** Open viewer WebSockets, subscribed or not; one more is closed with 1013 (try again later). Default 128. */
   maxViewerConnections?: number;
 
   /**

@@ -3,7 +3,7 @@
 
 /** Relative width of a latency bucket: percentiles are exact to within 1%. */
 const BUCKET_GROWTH = 1.01;
-/** Smallest latency told apart, in ms; anything below lands in the first bucket. */
+/** Upper edge of the first bucket, in ms: smaller latencies are not resolved. */
 const MIN_LATENCY_MS = 0.01;
 /** Buckets from 0.01 ms up to about 100 s (1.01^1620 is about 1e7). */
 const BUCKET_COUNT = 1620;
@@ -26,7 +26,7 @@ export class LatencyRecorder {
     this.#maxMs = Math.max(this.#maxMs, latencyMs);
   }
 
-  /** The latency at quantile q (0..1), in ms, as its bucket's upper edge; NaN with no samples. */
+  /** Returns the latency at quantile q (0..1), in ms, as its bucket's upper edge; NaN with no samples. */
   quantile(q: number): number {
     if (this.#count === 0) {
       return Number.NaN;

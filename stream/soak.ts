@@ -80,7 +80,7 @@ export interface SoakReport {
   /** Frames sent but never received, plus received frames neither processed nor counted as dropped. */
   framesLostUncounted: number;
   viewerUpdatesSkipped: number;
-  /** True when the server still answered /healthz at the end of the main phase. */
+  /** True when /healthz still returned 200 at the end of the main phase. */
   serverUp: boolean;
   verdicts: Verdict[];
 }
@@ -183,7 +183,8 @@ class SoakDevice {
   async #run(first: { width: number; height: number; pixels: Uint8Array }, fps: number): Promise<void> {
     const pacer = new FramePacer(fps);
     let frame = first;
-    for (let sequence = 0; !this.#abort.signal.aborted && !this.#connection.isClosed; sequence += 1) {
+    // Sequence numbers count frames sent, so a frame left out leaves no gap.
+    while (!this.#abort.signal.aborted && !this.#connection.isClosed) {
       try {
         await pacer.next(this.#abort.signal);
       } catch {
@@ -193,7 +194,7 @@ class SoakDevice {
         this.notSentBusy += 1;
       } else {
         this.#connection.send({
-          frame: { sequence, captureTimestampNs: bigIntToUint64(wallClockNs()), pixelFormat: proto.PixelFormat.GRAY8, width: frame.width, height: frame.height, pixels: frame.pixels },
+          frame: { sequence: this.sent, captureTimestampNs: bigIntToUint64(wallClockNs()), pixelFormat: proto.PixelFormat.GRAY8, width: frame.width, height: frame.height, pixels: frame.pixels },
         });
         this.sent += 1;
       }
@@ -205,7 +206,7 @@ class SoakDevice {
     }
   }
 
-  /** Stops sending, says goodbye and closes; frames sent so far have all been written. */
+  /** Stops sending, sends a Goodbye and closes the connection once the frames sent so far are written. */
   async stop(): Promise<void> {
     this.#abort.abort(new Error('soak finished'));
     await this.#done;

@@ -15,11 +15,11 @@ export interface TlsFiles {
   key: Buffer;
 }
 
-function readPem(file: string, what: string, flag: string): Buffer {
+function readPem(file: string, description: string, flag: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new OptionError(`${what} ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); pass a readable PEM file with ${flag}`);
+    throw new OptionError(`${description} ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); pass a readable PEM file with ${flag}`);
   }
 }
 

@@ -7,7 +7,7 @@
 const VIEWER_PROTOCOL = 'segwithu.v1';
 const TOKEN_PROTOCOL_PREFIX = 'segwithu.bearer.';
 
-/** The `token` query parameter of the page URL, or '' when there is none. */
+/** Returns the `token` query parameter of the page URL, or '' when there is none. */
 export function pageAccessToken(search: string): string {
   return new URLSearchParams(search).get('token') ?? '';
 }

@@ -15,8 +15,8 @@ import type { ServerContext } from '../context.js';
 declare module 'fastify' {
   interface FastifyContextConfig {
     /**
-     * Who may use the route. 'viewer' (the default for every route, unknown paths included)
-     * needs a viewer token; 'public' needs none; 'websocket' routes check their own role's token
+     * Access level of the route. 'viewer', the default for every route and unknown paths,
+     * needs a viewer token. 'public' needs none. 'websocket' routes check their own role's token
      * in the handler, so a failed upgrade gets close code 1008 instead of an HTTP 401.
      */
     access?: 'public' | 'viewer' | 'websocket';
@@ -73,10 +73,10 @@ export function admitWebSocket(context: ServerContext, role: Role, socket: WebSo
 }
 
 function unauthorizedMessage(role: Role, presented: boolean): string {
-  const how = role === 'device'
+  const instructions = role === 'device'
     ? 'send it as "Authorization: Bearer TOKEN" (segwithu-live send --token)'
     : 'send it as "Authorization: Bearer TOKEN", or from a browser as the WebSocket subprotocol segwithu.bearer.TOKEN next to segwithu.v1 (open the viewer page with ?token=TOKEN)';
   return presented
-    ? `the ${role} token is not valid; use one of the server's ${role} tokens and ${how}`
-    : `this server requires a ${role} token; ${how}`;
+    ? `the ${role} token is not valid; use one of the server's ${role} tokens and ${instructions}`
+    : `this server requires a ${role} token; ${instructions}`;
 }

@@ -1,6 +1,6 @@
-// Access control and TLS with the fake pipeline: tokens per role on every HTTP route and
-// WebSocket, the TCP auth record, the refusal of a non-loopback host without tokens (checked
-// before anything binds), and https / wss / TLS TCP ingest with a self-signed certificate.
+// Access control and TLS with the fake pipeline. Covered: tokens per role on every HTTP route
+// and WebSocket, and the TCP auth record. A non-loopback host without tokens is rejected before
+// anything binds. https, wss and TLS TCP ingest run with a self-signed certificate.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';

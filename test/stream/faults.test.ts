@@ -129,7 +129,7 @@ describe('device reconnect', () => {
 });
 
 describe('model that fails to load', () => {
-  /** A model folder with the committed manifest and `write` deciding what its ONNX files hold. */
+  /** Creates a model folder with the committed manifest; `write` puts its ONNX files there, or leaves them out. */
   function brokenModelDir(write: (dir: string) => void): string {
     const dir = mkdtempSync(path.join(tmpdir(), 'segwithu-broken-model-'));
     copyFileSync(path.join(MODEL_DIR, 'manifest.json'), path.join(dir, 'manifest.json'));

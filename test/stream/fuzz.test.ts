@@ -1,7 +1,7 @@
-// Fuzz of the ingest transports: 5,000 messages over WS /ingest and 5,000 over TCP, each
-// one a valid frame or a mutation of one (bit flips, truncation, random bytes, extreme and
-// disagreeing sizes, unknown pixel formats and protocol versions, bad masks, oversize and
-// broken framing). Messages go one at a time, and each must end in exactly one outcome:
+// Fuzz of the ingest transports: 5,000 messages over WS /ingest and 5,000 over TCP. Each is a
+// valid frame or a mutation of one: bit flips, truncation, random bytes, extreme and
+// disagreeing sizes, unknown pixel formats and protocol versions, bad masks, oversize messages
+// and broken framing. Messages go one at a time, and each must end in exactly one outcome:
 //   - accepted: a FrameAck (the stream is lossless, so every accepted frame is acknowledged);
 //   - rejected: an ErrorReport whose code is one of the server's ingest codes, and for a
 //     targeted mutation, the code that mutation must produce;
@@ -87,7 +87,7 @@ interface FuzzCase {
   expected: Expected;
 }
 
-/** A valid frame: any pixel format, 1-40 × 1-30 pixels, packed or padded rows, sometimes a mask. */
+/** Builds a valid frame: any pixel format, 1-40 × 1-30 pixels, packed or padded rows, sometimes a mask. */
 function validFrame(random: Random, sequence: number): segwithu.v1.IFrame {
   const format = 1 + random.int(4);
   const width = 1 + random.int(40);
@@ -235,7 +235,7 @@ class FuzzDevice {
     this.#name = name;
   }
 
-  /** The open connection, with its stream's hello accepted; reconnects after a close. */
+  /** Returns the open connection, with its stream's hello accepted, and reconnects after a close. */
   async connection(): Promise<DeviceConnection> {
     if (this.#connection !== undefined && !this.#connection.isClosed) {
       return this.#connection;
@@ -263,7 +263,7 @@ async function sendCase(device: FuzzDevice, fuzzCase: FuzzCase, tcpPort: number 
     });
     socket.write(encodeLengthPrefixed(encodeIngestMessage({ hello: { streamName: 'cut', width: 8, height: 8, pixelFormat: proto.PixelFormat.GRAY8 } })));
     socket.end(fuzzCase.bytes);
-    // Reads (and ignores) the HelloAck, so the socket sees the server's end and closes.
+    // Reads (and ignores) the HelloAck, so the socket reaches the server's end and closes.
     socket.resume();
     await new Promise<void>((resolve) => socket.once('close', () => resolve()));
     return 'closed by device';
