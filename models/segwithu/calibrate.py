@@ -27,6 +27,21 @@ class ErrorProbability(nn.Module):
         return torch.sigmoid(self.coefficients[0] * rank + self.coefficients[1])
 
 
+AGGREGATE_DEFINITIONS = {
+    "error_probability_in_band": "mean error_probability over pixels within band_px model pixels of the predicted contour "
+                                 "(max-pool dilation minus erosion of the prediction with a (2 band_px + 1) square); "
+                                 "empty_prediction_value when the band is empty",
+    "missed_structure_share": "share of all model pixels (padding included) with error_probability above missed_cutoff "
+                              "and more than far_px model pixels (square neighbourhood) from any predicted pixel",
+    "entropy_in_band": "mean normalised entropy -sum(p ln p) / ln C of the raw probabilities over the same band; "
+                       "empty_prediction_value when the band is empty",
+    "area_deviation": "|ln((predicted area + 1) / (typical_area_px + 1))|, areas in model pixels; typical_area_px is "
+                      "the median ground-truth area of the training frames",
+    "entropy_in_structure": "mean normalised entropy over the predicted structure; empty_prediction_value when nothing "
+                            "is predicted",
+}
+
+
 class FrameAggregates(nn.Module):
     """Frame-level aggregates of the maps, at model resolution ([N, 5]).
 
@@ -73,7 +88,7 @@ class FrameAggregates(nn.Module):
             "band_px": self.band_px, "far_px": self.far_px, "missed_cutoff": self.missed_cutoff,
             "typical_area_px": float(self.typical_area_px), "empty_prediction_value": 1.0,
             "names": AGGREGATE_NAMES,
-            "text": self.__doc__.strip().split("\n\n")[0] if self.__doc__ else "",
+            "definitions": AGGREGATE_DEFINITIONS,
         }
 
 
