@@ -4,6 +4,8 @@
 // condition it was evaluated under, so the correlation between a frame and its corrupted
 // copies is kept. Comparisons of two models draw the same resamples for both (paired).
 
+import path from 'node:path';
+
 import { HELD_OUT_CORRUPTIONS } from './corruptions.js';
 import {
   ALL_LEAF_GROUPS,
@@ -103,6 +105,11 @@ export interface EvalReport {
   subsampling: { corruptions: string[]; severities: number[]; corruption_stride: number; baselines: string[]; corrupted_baselines: string[]; max_frames_per_clip: number | null; note: string };
   models: ModelReport[];
   comparison?: ComparisonRow[];
+}
+
+/** Writes a path relative to the working directory, so a committed report names no machine's folders. */
+export function displayPath(absolute: string): string {
+  return path.relative(process.cwd(), absolute) || '.';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -386,7 +393,7 @@ export function buildModelReport(run: ModelRun, o: ResolvedEvalOptions): ModelRe
       o.seed,
     );
     ood = {
-      folder: run.ood.folder,
+      folder: displayPath(run.ood.folder),
       frames: risks.length,
       alarm_enter: enter,
       share_above_alarm_enter: { ...share, clips: 1, frames: risks.length },
@@ -397,7 +404,7 @@ export function buildModelReport(run: ModelRun, o: ResolvedEvalOptions): ModelRe
   return {
     label: run.label,
     model: run.manifest.model,
-    model_dir: run.modelDir,
+    model_dir: displayPath(run.modelDir),
     failure_dice_threshold: run.failureDiceThreshold,
     alarm_enter: run.manifest.alarm.enter,
     held_out_families: run.families.filter((family) => HELD_OUT_CORRUPTIONS.includes(family)),

@@ -21,7 +21,7 @@ import { applyCorruption, CORRUPTION_IDS, type CorruptionId, type Severity } fro
 import { EVAL_OUTPUTS, scoreFrame, type Method } from './frame-scores.js';
 import { openEvalInput, type EvalClip, type EvalInputOptions } from './inputs.js';
 import { deriveSeed } from './random.js';
-import { buildComparison, buildModelReport, type EvalReport, type ModelReport } from './report.js';
+import { buildComparison, buildModelReport, displayPath, type EvalReport, type ModelReport } from './report.js';
 import { writeFigures } from './figures.js';
 import { formatSummary } from './summary.js';
 import { listFolderFrames, readPngGray8 } from '../../stream/sources/folder.js';
@@ -171,7 +171,7 @@ export async function runEval(options: EvalOptions): Promise<EvalOutput> {
     command: options.command ?? '',
     input: {
       kind: input.kind,
-      path: input.path,
+      path: displayPath(input.path),
       selection: input.selection,
       clips: input.clips.map((clip) => ({ clip_id: clip.clipId, frames: clip.frameNames.length })),
     },
