@@ -144,6 +144,7 @@ def run_recipe(args) -> int:
     train_head(model, train, validation, val_c, val_cm, mean, std, clock.until(args.head_share), 6 if smoke else 100_000,
                batch=2 if smoke else 6, rng=rng, validate_every=3 if smoke else 80)
     model.eval()
+    torch.save(model.head.state_dict(), args.out / "head.pt")
 
     log("fitting the error-probability map and the frame-risk model on validation clips")
     fit_images, fit_masks, fit_rows = corrupted_copies(validation, held_in, [1, 2, 3], seed=13)
