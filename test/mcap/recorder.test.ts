@@ -195,12 +195,18 @@ describe('McapRecorder', () => {
       expect(() => accepted.push(recorder.write(frame, makeResult(frame)))).not.toThrow();
       await new Promise((resolve) => setImmediate(resolve));
     }
+    // The writer finds the full disk asynchronously; once it has, a live write is refused at once.
+    for (let waited = 0; recorder.status.state !== 'stopped' && waited < 10_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const frameAfterStop = makeFrame(40);
+    expect(() => accepted.push(recorder.write(frameAfterStop, makeResult(frameAfterStop)))).not.toThrow();
     const status = await recorder.close();
     expect(status.state).toBe('stopped');
     expect(status.stopReason).toBe('disk_full');
     expect(status.error).toMatch(/ENOSPC/);
     expect(accepted.at(-1)).toBe(false);
-    expect(status.framesWritten + status.framesDropped).toBe(40);
+    expect(status.framesWritten + status.framesDropped).toBe(41);
 
     // The file ends at the last complete chunk and is read back up to there.
     const recording = await openRecording(status.files[0]);
