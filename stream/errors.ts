@@ -23,6 +23,8 @@ export type IngestErrorCode =
   | 'ERR_PIXEL_FORMAT'
   /** The ground-truth mask does not have width × height bytes. */
   | 'ERR_MASK_SIZE'
+  /** The sequence number is above 2^53 − 1, the largest one the server counts and reports exactly. */
+  | 'ERR_SEQUENCE_RANGE'
   /** The server already serves maxStreams streams. */
   | 'ERR_TOO_MANY_STREAMS'
   /** The byte stream cannot be split into messages any more (TCP length prefix out of bounds). */
@@ -56,6 +58,7 @@ export const INGEST_ERROR_CODES: readonly IngestErrorCode[] = [
   'ERR_MESSAGE_TOO_LARGE',
   'ERR_PIXEL_FORMAT',
   'ERR_MASK_SIZE',
+  'ERR_SEQUENCE_RANGE',
   'ERR_TOO_MANY_STREAMS',
   'ERR_FRAMING',
   'ERR_SERVER_CLOSING',

@@ -90,6 +90,13 @@ export class IngestSession {
       return;
     }
 
+    // An empty buffer decodes as a message with every field at its default (version 0), which
+    // would be misreported as an unsupported protocol version.
+    if (bytes.length === 0) {
+      this.#reject(new IngestError('ERR_DECODE', 'message of 0 bytes is empty; send protobuf-encoded IngestMessages'), false);
+      return;
+    }
+
     let message: segwithu.v1.IngestMessage;
     try {
       message = proto.IngestMessage.decode(bytes);

@@ -23,6 +23,14 @@ export interface FrameLimits {
 const FORMAT_NAMES = 'GRAY8, GRAY16, RGB8 or RGBA8';
 
 export function frameFromMessage(message: segwithu.v1.IFrame, hello: HelloContext, limits: FrameLimits, receivedNs: bigint): Frame {
+  // Sequence numbers travel as uint64 but are counted as JavaScript numbers, which are exact
+  // only up to 2^53 − 1; a larger one would come back rounded in acks, results and metrics.
+  if (uint64ToBigInt(message.sequence) > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new IngestError(
+      'ERR_SEQUENCE_RANGE',
+      `frame sequence ${uint64ToBigInt(message.sequence)} is above ${Number.MAX_SAFE_INTEGER}, the largest this server tracks exactly; number frames from 0 or 1 upwards`,
+    );
+  }
   const sequence = uint64ToNumber(message.sequence);
   const width = message.width ?? 0;
   const height = message.height ?? 0;

@@ -1,3 +1,4 @@
+import Long from 'long';
 import { describe, expect, it } from 'vitest';
 
 import type { segwithu } from '../../proto/generated/segwithu.js';
@@ -33,6 +34,15 @@ describe('frameFromMessage', () => {
     expect(frame.receivedNs).toBe(5n);
     expect(frame.pixelSpacingMm).toEqual([0.1, 0.2]);
     expect(frame.groundTruthMask).toBeUndefined();
+  });
+
+  it('rejects sequences beyond exact numbers', () => {
+    const largest = Long.fromString('18446744073709551615', true);
+    const justAbove = Long.fromNumber(Number.MAX_SAFE_INTEGER, true).add(1);
+    expect(codeOf(() => frameFromMessage(gray8(10, 4, { sequence: largest }), hello, limits, 0n))).toBe('ERR_SEQUENCE_RANGE');
+    expect(codeOf(() => frameFromMessage(gray8(10, 4, { sequence: justAbove }), hello, limits, 0n))).toBe('ERR_SEQUENCE_RANGE');
+    const safe = Long.fromNumber(Number.MAX_SAFE_INTEGER, true);
+    expect(frameFromMessage(gray8(10, 4, { sequence: safe }), hello, limits, 0n).sequence).toBe(Number.MAX_SAFE_INTEGER);
   });
 
   it('rejects each bad size with its code', () => {
