@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import type { AlarmOptions } from '../pipeline/index.js';
 import { SEND_ACCESS_OPTIONS, SERVE_ACCESS_OPTIONS, sendAccessOptions, serveAccessOptions } from './cli-access.js';
 import { formatSendSummary, sendFolder, type SendFolderOptions } from './device-client.js';
-import { MCAP_SERVE_OPTIONS, mcapSourceFromValues, recordOptionsFromValues, replayToServeArgs, runRecordCommand } from './mcap/cli.js';
+import { MCAP_SERVE_OPTIONS, mcapSourceFromValues, recordOptionsFromValues, REPLAY_USAGE, replayToServeArgs, runRecordCommand } from './mcap/cli.js';
 import { OptionError } from './errors.js';
 import { formatOptions, origin, parseInteger, parseList, parsePositiveNumber, readOptions, type OptionSpec, type ParsedValues } from './cli-options.js';
 import { createLogger } from './log.js';
@@ -343,6 +343,10 @@ export async function main(argv: string[], output: CliOutput = processOutput): P
       case 'record':
         return await runRecordCommand(args, output.out);
       case 'replay':
+        if (args.includes('--help') || args.includes('-h')) {
+          output.out(REPLAY_USAGE);
+          return 0;
+        }
         return await runServe(replayToServeArgs(args), output);
       default:
         output.err(`segwithu-live: unknown command "${command}"; run segwithu-live --help for the commands`);

@@ -66,7 +66,6 @@ export function mcapSourceFromValues(file: string, values: ParsedValues, name: (
  * first argument, or else the first argument that ends in .mcap.
  */
 export function replayToServeArgs(argv: string[]): string[] {
-  if (argv.includes('--help') || argv.includes('-h')) return ['--help'];
   const file = argv.length > 0 && !argv[0].startsWith('-') ? argv[0] : argv.find((arg) => !arg.startsWith('-') && arg.endsWith('.mcap'));
   if (file === undefined) throw new OptionError('replay needs a recording; run segwithu-live replay FILE.mcap [--rate original|N|max] [--loop] [--from SECONDS]');
   if (argv.some((arg) => arg === '--source' || arg.startsWith('--source='))) throw new OptionError('replay sets the source itself; leave out --source');
@@ -74,6 +73,13 @@ export function replayToServeArgs(argv: string[]): string[] {
   rest.splice(argv.indexOf(file), 1);
   return ['--source', `mcap:${file}`, ...rest];
 }
+
+export const REPLAY_USAGE = `Usage: segwithu-live replay FILE.mcap [--rate original|N|max] [--loop] [--from SECONDS] [serve options]
+
+Serves a recording made by serve --record or record as a live stream, the same as
+segwithu-live serve --source mcap:FILE.mcap. --rate original keeps the recorded timing, N scales
+it (2 = twice as fast), max sends as fast as the pipeline takes frames; --from starts that many
+seconds into the recording. Every serve option applies; segwithu-live serve --help lists them.`;
 
 const RECORD_OPTIONS: readonly OptionSpec[] = [
   { flag: 'folder', valueName: 'DIR', help: 'Folder of PNG frames (images/ or frames/, optional masks/ and manifest.csv) (required).' },

@@ -30,6 +30,15 @@ describe('segwithu-live options', () => {
     expect(help).toMatch(/--max-message-bytes BYTES\s+Largest ingest message, in bytes\. Default 33554432\./);
   });
 
+  it('replay help describes replay', async () => {
+    const { out, output } = capture();
+    expect(await main(['replay', '--help'], output)).toBe(0);
+    const help = out.join('\n');
+    expect(help).toMatch(/^Usage: segwithu-live replay FILE\.mcap/);
+    expect(help).toContain('--rate original');
+    expect(help).not.toContain('Usage: segwithu-live serve');
+  });
+
   it('invalid flag value names fix', async () => {
     const { err, output } = capture();
     expect(await main(['serve', '--port', 'abc'], output)).toBe(2);
