@@ -147,7 +147,7 @@ export async function startServer(input: ServerOptions = {}): Promise<RunningSer
     await recording?.close();
     await app.close();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new OptionError(`port ${options.port} (or TCP port ${options.tcpPort}) on ${options.host} is in use; pass another --port / --tcp-port, or 0 for any free port`);
+      throw new OptionError(`HTTP port ${options.port} on ${options.host} is in use; pass another --port, or 0 for any free port`);
     }
     throw error;
   }
