@@ -310,6 +310,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     };
 
     // Baseline: the fast viewer alone. The first seconds (model warm-up) are left out.
+    // NOTE: the baseline runs only before the main phase, so a change in other processes' load
+    // between the phases shows in the p99 comparison as if the slow viewer had caused it.
     const warmUpS = Math.min(5, baselineS / 4);
     await runPhase(warmUpS, Infinity, options.signal, () => undefined, () => undefined);
     fast.phase.reset();
