@@ -433,6 +433,7 @@ export function buildModelReport(run: ModelRun, o: ResolvedEvalOptions): ModelRe
       `MC dropout draws new dropout masks on every run (not seeded), so its figures vary slightly from run to run.`,
       'TTA-4 scores come from the first four passes of the TTA-8 batch when both run (the same transforms); TTA-4 cost is a separately timed batch of 4.',
       'Structure-averaged frame scores (mean entropy, TTA-4, MC-8) are 1 when the mask is empty.',
+      'ECE grows when frames are drawn more than once, so its percentile interval can sit above its estimate.',
     ],
   };
 }

@@ -213,7 +213,7 @@ function subsamplingNote(o: ResolvedEvalOptions, maxFramesPerClip: number | unde
   if (o.severities.length < 3) parts.push(`severities ${o.severities.join(', ')} only`);
   const skipped = o.baselines.filter((baseline) => !o.corruptedBaselines.includes(baseline));
   if (skipped.length > 0 && o.corruptions.length > 0) parts.push(`${skipped.join(', ')} on clean frames only`);
-  if (o.corruptionStride > 1) parts.push(`every ${o.corruptionStride}th frame of each clip corrupted (all clean frames kept)`);
+  if (o.corruptionStride > 1) parts.push(`one frame in ${o.corruptionStride} of each clip corrupted (all clean frames kept)`);
   if (maxFramesPerClip !== undefined) parts.push(`first ${maxFramesPerClip} frames of each clip`);
   return parts.length === 0 ? 'nothing subsampled' : parts.join('; ');
 }

@@ -11,10 +11,16 @@ function number(value: number | null | undefined, digits = 3): string {
   return value === null || value === undefined || !Number.isFinite(value) ? 'n/a' : value.toFixed(digits);
 }
 
-function interval(value: Interval | undefined, digits = 3): string {
+/** Formats a small figure (AURC, E-AURC) with 3 significant digits, so 1.2e-5 does not print as 0.0000. */
+function small(value: number): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  return value === 0 ? '0' : value.toPrecision(3);
+}
+
+function interval(value: Interval | undefined, format: (x: number) => string = (x) => number(x)): string {
   if (value === undefined || !Number.isFinite(value.estimate)) return 'n/a';
-  const bounds = Number.isFinite(value.lower) && Number.isFinite(value.upper) ? ` [${number(value.lower, digits)}, ${number(value.upper, digits)}]` : '';
-  return `${number(value.estimate, digits)}${bounds}`;
+  const bounds = Number.isFinite(value.lower) && Number.isFinite(value.upper) ? ` [${format(value.lower)}, ${format(value.upper)}]` : '';
+  return `${format(value.estimate)}${bounds}`;
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -56,7 +62,7 @@ function pixelSection(model: ModelReport): string {
     const rows = methods.map((method) => {
       const image = clean.image.methods[method]!;
       const near = clean.near_contour.methods[method];
-      return [METHOD_LABELS[method], interval(image.auroc), interval(near?.auroc), interval(image.auprc), interval(image.aurc, 4), interval(image.e_aurc, 4), interval(near?.aurc, 4)];
+      return [METHOD_LABELS[method], interval(image.auroc), interval(near?.auroc), interval(image.auprc), interval(image.aurc, small), interval(image.e_aurc, small), interval(near?.aurc, small)];
     });
     const [clips, frames] = [clean.image.methods.segwithu?.auroc.clips, clean.image.methods.segwithu?.auroc.frames];
     parts.push(`Clean frames (${frames} frames, ${clips} clips; ${clean.image.pixels} content pixels, error rate ${number(clean.image.error_rate, 4)}; ${clean.near_contour.pixels} pixels near the contour):`, '');
@@ -81,14 +87,15 @@ function pixelSection(model: ModelReport): string {
 }
 
 function calibrationSection(model: ModelReport): string {
+  const fourDigits = (x: number): string => number(x, 4);
   const rows = Object.entries(model.calibration).map(([group, figures]) => [
     groupName(group),
-    interval(figures!.raw.ece, 4),
-    interval(figures!.tempered.ece, 4),
-    interval(figures!.raw.nll, 4),
-    interval(figures!.tempered.nll, 4),
-    interval(figures!.raw.brier, 4),
-    interval(figures!.tempered.brier, 4),
+    interval(figures!.raw.ece, fourDigits),
+    interval(figures!.tempered.ece, fourDigits),
+    interval(figures!.raw.nll, fourDigits),
+    interval(figures!.tempered.nll, fourDigits),
+    interval(figures!.raw.brier, fourDigits),
+    interval(figures!.tempered.brier, fourDigits),
   ]);
   return table(['group', 'ECE raw', 'ECE tempered', 'NLL raw', 'NLL tempered', 'Brier raw', 'Brier tempered'], rows);
 }
