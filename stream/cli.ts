@@ -169,7 +169,7 @@ export function serveOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): Se
   options.maxFramePixels = integer('max-frame-pixels', 1, 1 << 30, 'pass pixels, for example 4194304 (2048 × 2048)');
   options.maxStreams = integer('max-streams', 1, 10_000, 'pass the number of streams, for example 16');
   options.maxViewersPerStream = integer('max-viewers-per-stream', 1, 10_000, 'pass the number of viewers, for example 8');
-  options.viewerMaxBufferedBytes = integer('viewer-buffer-bytes', 0, 1024 ** 3, 'pass bytes, for example 8388608 (8 MiB)');
+  options.viewerMaxBufferedBytes = integer('viewer-buffer-bytes', 0, 1024 ** 3, 'pass bytes, for example 1048576 (1 MiB)');
   options.streamRetentionMs = integer('stream-retention-ms', 0, 86_400_000, 'pass milliseconds, for example 60000');
   options.shutdownDeadlineMs = integer('shutdown-deadline-ms', 0, 600_000, 'pass milliseconds, for example 5000');
   options.clientDir = stringValue(values, 'client-dir');

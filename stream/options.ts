@@ -123,7 +123,12 @@ export interface ServerOptions {
   maxStreams?: number;
   /** Viewers per stream. Default 8. */
   maxViewersPerStream?: number;
-  /** Bytes a viewer socket may have queued before results for it are skipped. Default 8 MiB. */
+  /**
+   * Bytes a viewer socket may have queued before results for it are skipped. Default 1 MiB,
+   * about two updates of a 709×749 frame with its maps, so a viewer that falls behind sees
+   * at most two stale updates instead of seconds of backlog. An update is still sent whole
+   * when the queue is below the bound, so larger frames are not starved.
+   */
   viewerMaxBufferedBytes?: number;
   /** How long a stream stays listed (with its counters) after its device disconnects, in ms. Default 60 000. */
   streamRetentionMs?: number;
@@ -177,7 +182,7 @@ export const SERVER_DEFAULTS = {
   maxFramePixels: 2048 * 2048,
   maxStreams: 16,
   maxViewersPerStream: 8,
-  viewerMaxBufferedBytes: 8 * MIB,
+  viewerMaxBufferedBytes: 1 * MIB,
   streamRetentionMs: 60_000,
   shutdownDeadlineMs: 5000,
   helloTimeoutMs: 10_000,
