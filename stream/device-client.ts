@@ -449,7 +449,7 @@ export function formatSendSummary(summary: SendSummary): string {
   const lines = [
     `stream        ${summary.streamId || '(none: hello rejected)'}`,
     `sent          ${summary.sent} frames in ${summary.durationS.toFixed(1)} s`,
-    `acked         ${summary.acked}`,
+    `acked         ${summary.acked}${summary.acked === 0 && summary.sent > 0 ? ' (the server sends FrameAcks to lossless streams only; see --lossless)' : ''}`,
     `errors        ${errorCodes.length === 0 ? 'none' : errorCodes.map(([code, count]) => `${code} ${count}`).join(', ')}`,
   ];
   if (summary.closedByServer !== undefined) {
