@@ -105,9 +105,9 @@ def inverse_softplus(y: float) -> float:
 class SegWithUHead(nn.Module):
     """Uncertainty head on frozen backbone features.
 
-    Fusion and probes run at the finest tapped resolution (`tap_stride` times smaller than
-    the logits); the maps are upsampled bilinearly at the end, and the base prediction's
-    entropy and margin enter the ranking map at full resolution, where they are free.
+    Fusion and probes run at the finest tapped resolution (a quarter of the input with taps
+    [0, 1]). The maps are upsampled bilinearly at the end. The base prediction's entropy and
+    margin enter the ranking map at full resolution, where they cost nothing extra.
     """
 
     def __init__(self, tap_channels: list[int], taps_used: list[int], classes: int = 2,
