@@ -14,7 +14,8 @@ function number(value: number | null | undefined, digits = 3): string {
 /** Formats a small figure (AURC, E-AURC) with 3 significant digits, so 1.2e-5 does not print as 0.0000. */
 function small(value: number): string {
   if (!Number.isFinite(value)) return 'n/a';
-  return value === 0 ? '0' : value.toPrecision(3);
+  if (value === 0) return '0';
+  return Math.abs(value) < 1e-3 ? value.toExponential(2) : value.toPrecision(3);
 }
 
 function interval(value: Interval | undefined, format: (x: number) => string = (x) => number(x)): string {
