@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { ServerContext } from '../context.js';
 import { OptionError } from '../errors.js';
 import type { McapSourceOptions } from '../options.js';
-import type { RunningSource } from '../sources/source.js';
+import { runReplayLoop, type RunningSource } from '../sources/source.js';
 import { openRecording } from './reader.js';
 import { replayRecording } from './replayer.js';
 
@@ -60,21 +60,5 @@ export async function startMcapSource(context: ServerContext, options: McapSourc
     }
   };
 
-  const done = run()
-    .catch((error: unknown) => {
-      context.logger.error({ streamId: stream.id, file: options.file, sequence: stream.lastSequence, err: error }, 'recording replay failed');
-    })
-    .finally(() => {
-      context.registry.end(stream.id);
-      context.logger.info({ streamId: stream.id, lastSequence: stream.lastSequence }, 'recording replay stopped');
-    });
-
-  return {
-    streamId: stream.id,
-    done,
-    stop: async () => {
-      abort.abort(new Error('source stopped'));
-      await done;
-    },
-  };
+  return runReplayLoop(context, stream, abort, 'recording replay', { file: options.file }, run);
 }

@@ -11,7 +11,7 @@ import type { ServerContext } from '../context.js';
 import type { ReplaySourceOptions } from '../options.js';
 import { listFolderFrames } from './folder.js';
 import { decodedFrames, FramePacer } from './playback.js';
-import { gray8Frame, type RunningSource } from './source.js';
+import { gray8Frame, runReplayLoop, type RunningSource } from './source.js';
 
 export async function startReplaySource(context: ServerContext, options: ReplaySourceOptions): Promise<RunningSource> {
   const frames = await listFolderFrames(options.dir, { clips: options.clips });
@@ -61,21 +61,5 @@ export async function startReplaySource(context: ServerContext, options: ReplayS
     }
   };
 
-  const done = run()
-    .catch((error: unknown) => {
-      context.logger.error({ streamId: stream.id, sequence: stream.lastSequence, err: error }, 'replay source failed');
-    })
-    .finally(() => {
-      context.registry.end(stream.id);
-      context.logger.info({ streamId: stream.id, lastSequence: stream.lastSequence }, 'replay source stopped');
-    });
-
-  return {
-    streamId: stream.id,
-    done,
-    stop: async () => {
-      abort.abort(new Error('source stopped'));
-      await done;
-    },
-  };
+  return runReplayLoop(context, stream, abort, 'replay source', {}, run);
 }

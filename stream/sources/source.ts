@@ -1,5 +1,6 @@
-// Parts shared by the in-process sources (synthetic probe, folder replay): the handle the
-// server stops them by, and the Frame they hand to the pipeline.
+// Parts shared by the in-process sources (synthetic probe, folder replay, MCAP replay): the
+// handle the server stops them by, the loop wrapper of the replays, and the Frame they hand to
+// the pipeline.
 
 import type { Frame } from '../../pipeline/index.js';
 import type { ServerContext } from '../context.js';
@@ -30,4 +31,36 @@ export function gray8Frame(stream: StreamEntry, sequence: number, width: number,
     frame.groundTruthMask = mask;
   }
   return frame;
+}
+
+/**
+ * Wraps a replay's frame loop in its handle. When the loop ends (stopped, out of frames or
+ * failed) the stream is ended in the registry and one line is logged. A loop error is logged,
+ * not re-raised, so that a bad file stops only its own stream.
+ */
+export function runReplayLoop(
+  context: ServerContext,
+  stream: StreamEntry,
+  abort: AbortController,
+  label: string,
+  logFields: Record<string, unknown>,
+  run: () => Promise<void>,
+): RunningSource {
+  const done = run()
+    .catch((error: unknown) => {
+      context.logger.error({ streamId: stream.id, ...logFields, sequence: stream.lastSequence, err: error }, `${label} failed`);
+    })
+    .finally(() => {
+      context.registry.end(stream.id);
+      context.logger.info({ streamId: stream.id, lastSequence: stream.lastSequence }, `${label} stopped`);
+    });
+
+  return {
+    streamId: stream.id,
+    done,
+    stop: async () => {
+      abort.abort(new Error('source stopped'));
+      await done;
+    },
+  };
 }
