@@ -45,7 +45,7 @@ export interface FrameGeometry {
   centerMm: [number, number, number];
 }
 
-/** Where the frame sits in the model input: model = frame × scale + offset. */
+/** Placement of the frame in the model input: model = frame × scale + offset. */
 export interface Letterbox {
   modelWidth: number;
   modelHeight: number;
@@ -68,7 +68,7 @@ export interface StageTimestamps {
   postprocessedNs: bigint;
 }
 
-/** The pipeline's answer for one frame. Maps are model resolution, row-major. */
+/** The pipeline's output for one frame. Maps are at model resolution, row-major. */
 export interface Result {
   streamId: string;
   sequence: number;
@@ -85,7 +85,7 @@ export interface Result {
   /** The graph's frame_risk output: calibrated P(segmentation unacceptable). */
   frameRisk: number;
   alarm: AlarmState;
-  /** Why the alarm is on, in words a clinician can read; empty when ok. */
+  /** Reason the alarm is on, in words a clinician can read. Empty when ok. */
   alarmReason: string;
   warnings: string[];
   /** The frame converted to 8-bit grey at frame resolution, for display and evaluation. */

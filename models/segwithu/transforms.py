@@ -250,7 +250,7 @@ def head_augmentation() -> Compose:
 
 
 def corruption(family: str, severity: int) -> object:
-    """A deterministic-strength corruption of one family at severity 1..3, for validation fitting."""
+    """Build a corruption of one family at a fixed strength for severity 1..3, for validation fitting."""
     s = severity
     table = {
         "gain_contrast": GainContrast(gain=(0.75 - 0.2 * s,) * 2, contrast=(0.8 - 0.2 * s,) * 2),
