@@ -68,7 +68,7 @@ export const INGEST_ERROR_CODES: readonly IngestErrorCode[] = [
 ];
 
 /** Codes reported to a viewer in an ErrorReport. */
-export type ViewerErrorCode = 'ERR_DECODE' | 'ERR_PROTOCOL_VERSION' | 'ERR_UNKNOWN_STREAM' | 'ERR_TOO_MANY_VIEWERS' | 'ERR_UNAUTHORIZED';
+export type ViewerErrorCode = 'ERR_DECODE' | 'ERR_PROTOCOL_VERSION' | 'ERR_INVALID_REQUEST' | 'ERR_UNKNOWN_STREAM' | 'ERR_TOO_MANY_VIEWERS' | 'ERR_UNAUTHORIZED';
 
 export class IngestError extends Error {
   readonly code: IngestErrorCode;

@@ -109,7 +109,8 @@ export function renderMetrics(context: ServerContext): string {
     out.gauge('segwithu_frame_rate_hz', 'Frames per second over the last seconds: received from the device, or processed.', { ...labels, kind: 'received' }, stats.arrivals.perSecond());
     out.histogram('segwithu_stage_latency_seconds', 'Time per pipeline stage; total is received to result, send is received to sent to viewers.', { ...labels, stage: 'send' }, stats.sendLatencyMs.snapshot(), MS);
     out.counter('segwithu_viewer_updates_sent_total', 'Updates sent to viewers (one per viewer and result).', labels, stats.viewerUpdatesSent);
-    out.counter('segwithu_viewer_updates_skipped_total', 'Updates not sent because the viewer\'s socket was above its send budget.', labels, stats.viewerUpdatesSkipped);
+    out.counter('segwithu_viewer_updates_skipped_total', 'Updates not sent because the viewer was behind: socket above its send budget, or acknowledgement window full.', labels, stats.viewerUpdatesSkipped);
+    out.counter('segwithu_viewer_updates_awaiting_ack_total', 'The skipped updates held back because the viewer had max_unacked_updates unacknowledged.', labels, stats.viewerUpdatesAwaitingAck);
     out.counter('segwithu_sequence_gap_frames_total', 'Sequence numbers the device skipped, reconnects included: frames that never reached the server.', labels, stats.sequenceGapFrames);
     out.counter('segwithu_stream_resumes_total', 'Device reconnects that resumed the stream id.', labels, stats.resumes);
   }
@@ -124,6 +125,9 @@ export function renderMetrics(context: ServerContext): string {
   out.gauge('segwithu_viewer_connections', 'Open viewer WebSockets, subscribed or not.', {}, hub.size);
   for (const [transport, open] of telemetry.connections()) {
     out.gauge('segwithu_ingest_connections', 'Open device connections, by transport.', { transport }, open);
+  }
+  for (const { code, count } of telemetry.viewerRejections()) {
+    out.counter('segwithu_viewer_requests_rejected_total', 'Viewer requests rejected with an error report, by error code.', { code }, count);
   }
   for (const { role, transport, count } of telemetry.authFailures()) {
     out.counter('segwithu_auth_failures_total', 'Connections and requests rejected for a missing or invalid token, by role and transport.', { role, transport }, count);

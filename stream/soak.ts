@@ -3,11 +3,14 @@
 // replayed in a loop) and two viewers watch over WS /view. The fast viewer reads everything. The
 // slow one pauses its socket for seconds at a time, so it falls behind.
 //
-// Phases: a baseline with the fast viewer alone, then the main phase with both. Every
-// reportIntervalS it prints resident memory, per-viewer latency (received by the server ->
-// delivered to the viewer) and the frame counters. At the end it prints a verdict table:
+// Phases: a baseline with the fast viewer alone, the main phase with both, then a closing
+// baseline with the fast viewer alone again. Every reportIntervalS it prints resident memory,
+// per-viewer latency (received by the server -> delivered to the viewer) and the frame
+// counters. At the end it prints a verdict table:
 //   - resident memory at 1 min into the main phase vs at its end, within 5%;
-//   - the fast viewer's p99 with the slow viewer vs without it (baseline), moved by 10% or less;
+//   - the fast viewer's p99 with the slow viewer vs without it, moved by 10% or less. The
+//     "without" figure pools both baselines, one before and one after the main phase, so a
+//     drift in the machine's load over the run weighs on both sides of the comparison;
 //   - frames lost without being counted: frames the device sent that the server did not
 //     receive, plus received frames neither processed nor counted as dropped, must be 0.
 // Everything runs in one process, so the memory figure covers server, device and viewers.
@@ -16,12 +19,13 @@ import { WebSocket } from 'ws';
 
 import type { Pipeline } from '../pipeline/index.js';
 import { DROP_REASONS } from '../pipeline/types.js';
-import { formatOptions, parsePositiveNumber, readOptions, type OptionSpec } from './cli-options.js';
+import { formatOptions, parseInteger, parsePositiveNumber, readOptions, type OptionSpec } from './cli-options.js';
 import { DeviceConnection } from './device-client.js';
 import { OptionError } from './errors.js';
 import { createLogger } from './log.js';
 import { startServer, type RunningServer } from './server.js';
 import { listFolderFrames } from './sources/folder.js';
+import { MAX_UNACKED_UPDATES_LIMIT } from './viewer-hub.js';
 import { decodedFrames, FramePacer, sleep } from './sources/playback.js';
 import { SyntheticProbe } from './sources/synthetic.js';
 import {
@@ -42,7 +46,7 @@ export interface SoakOptions {
   minutes?: number;
   /** Frames per second the device sends. Default 30. */
   fps?: number;
-  /** Length of the baseline phase (fast viewer alone), in s. Default 60. */
+  /** Length of each baseline phase (fast viewer alone, before and after the main phase), in s. Default 60. */
   baselineS?: number;
   /** Interval between progress lines, in s. Default 30. */
   reportIntervalS?: number;
@@ -55,6 +59,8 @@ export interface SoakOptions {
   /** The slow viewer stops reading for slowPauseMs, then reads for slowReadMs, and so on. Defaults 3000 and 100. */
   slowPauseMs?: number;
   slowReadMs?: number;
+  /** Acknowledgement window both viewers subscribe with, in updates; 0 for none. Default 2, as the browser viewer. */
+  viewerWindow?: number;
   /** pino level of the server's log. Default 'warn'. */
   logLevel?: string;
   /** Stops the soak early; the report covers what ran. */
@@ -70,7 +76,10 @@ export interface SoakReport {
   rssSamples: { atS: number; rssBytes: number }[];
   rssAtOneMinuteBytes: number;
   rssAtEndBytes: number;
+  /** Fast viewer alone: both baselines pooled, and each on its own. */
   baselineFast: LatencySummary;
+  baselineBefore: LatencySummary;
+  baselineAfter: LatencySummary;
   fast: LatencySummary;
   slow: LatencySummary;
   /** Frames the device sent, and frames it left out because its socket was still busy. */
@@ -98,6 +107,8 @@ class SoakViewer {
   readonly phase = new LatencyRecorder();
   /** Latency since the last progress line. */
   readonly window = new LatencyRecorder();
+  /** A third recorder that also gets each latency while set (the pooled baselines). */
+  alsoRecordTo: LatencyRecorder | undefined;
   delivered = 0;
   /** Sum of skipped_since_last over the updates received: results the server did not send it. */
   skippedReported = 0;
@@ -108,14 +119,15 @@ class SoakViewer {
     socket.on('message', (data) => this.#onMessage(messageBytes(data as Buffer)));
   }
 
-  static async connect(baseUrl: string, streamId: string): Promise<SoakViewer> {
+  /** Subscribes with an acknowledgement window of `maxUnackedUpdates` (0: none); each update is acked on arrival. */
+  static async connect(baseUrl: string, streamId: string, maxUnackedUpdates: number): Promise<SoakViewer> {
     const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/view`);
     const viewer = new SoakViewer(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', resolve);
       socket.once('error', reject);
     });
-    socket.send(encodeViewerRequest({ subscribe: { streamId } }));
+    socket.send(encodeViewerRequest({ subscribe: { streamId, maxUnackedUpdates } }));
     return viewer;
   }
 
@@ -129,8 +141,13 @@ class SoakViewer {
     const latencyMs = Number(arrivalNs - receivedNs) / 1e6;
     this.phase.observe(latencyMs);
     this.window.observe(latencyMs);
+    this.alsoRecordTo?.observe(latencyMs);
     this.delivered += 1;
     this.skippedReported += Number(uint64ToBigInt(message.update?.skippedSinceLast));
+    const updateId = uint64ToBigInt(message.update?.updateId);
+    if (updateId > 0n) {
+      this.#socket.send(encodeViewerRequest({ ack: { updateId: bigIntToUint64(updateId) } }));
+    }
   }
 
   pause(): void {
@@ -277,6 +294,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const reportIntervalS = options.reportIntervalS ?? 30;
   const slowPauseMs = options.slowPauseMs ?? 3000;
   const slowReadMs = options.slowReadMs ?? 100;
+  const viewerWindow = options.viewerWindow ?? 2;
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
 
   const server = await startServer({
@@ -293,9 +311,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   try {
     const device = await SoakDevice.connect(server.url, fps, options.replayDir);
     const { streamId } = device;
-    const fast = await SoakViewer.connect(server.url, streamId);
+    const fast = await SoakViewer.connect(server.url, streamId, viewerWindow);
     viewers.push(fast);
-    out(`soak: model ${server.pipeline.manifest.model.id}@${server.pipeline.manifest.model.version}, ${fps} frames/s, baseline ${baselineS} s, main phase ${minutes} min, progress every ${reportIntervalS} s`);
+    out(`soak: model ${server.pipeline.manifest.model.id}@${server.pipeline.manifest.model.version}, ${fps} frames/s, baseline ${baselineS} s, main phase ${minutes} min, progress every ${reportIntervalS} s, viewer acknowledgement window ${viewerWindow === 0 ? 'off' : `${viewerWindow} updates`}`);
 
     const progress = (phase: string, atS: number, slow?: SoakViewer): void => {
       const counters = server.pipeline.counters(streamId);
@@ -316,14 +334,17 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     await runPhase(warmUpS, Infinity, options.signal, () => undefined, () => undefined);
     fast.phase.reset();
     fast.window.reset();
+    const baselinePooled = new LatencyRecorder();
+    fast.alsoRecordTo = baselinePooled;
     await runPhase(baselineS - warmUpS, reportIntervalS, options.signal, (atS) => progress('baseline', atS + warmUpS), () => undefined);
-    const baselineFast = fast.phase.summary();
-    out(`baseline done: fast viewer ${formatLatency(baselineFast)}`);
+    fast.alsoRecordTo = undefined;
+    const baselineBefore = fast.phase.summary();
+    out(`baseline done: fast viewer ${formatLatency(baselineBefore)}`);
 
     // Main phase: the slow viewer joins and alternates between pausing and reading.
     fast.phase.reset();
     fast.window.reset();
-    const slow = await SoakViewer.connect(server.url, streamId);
+    const slow = await SoakViewer.connect(server.url, streamId, viewerWindow);
     viewers.push(slow);
     const cycleSlowViewer = (reading: boolean): void => {
       if (reading) {
@@ -356,10 +377,23 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     const serverUp = await healthy(server);
     const fastSummary = fast.phase.summary();
     const slowSummary = slow.phase.summary();
+    out(`main phase done: fast viewer ${formatLatency(fastSummary)}`);
 
-    // Accounting: stop the device, wait until the server has every frame it sent and none is in flight.
+    // Closing baseline: the slow viewer leaves, the fast viewer runs alone again.
     clearTimeout(slowTimer);
     slow.resume();
+    slow.close();
+    await sleep(1000);
+    fast.phase.reset();
+    fast.window.reset();
+    fast.alsoRecordTo = baselinePooled;
+    await runPhase(baselineS - warmUpS, reportIntervalS, options.signal, (atS) => progress('closing baseline', atS), () => undefined);
+    fast.alsoRecordTo = undefined;
+    const baselineAfter = fast.phase.summary();
+    const baselineFast = baselinePooled.summary();
+    out(`closing baseline done: fast viewer ${formatLatency(baselineAfter)}`);
+
+    // Accounting: stop the device, wait until the server has every frame it sent and none is in flight.
     await device.stop();
     const drainedBy = performance.now() + 30_000;
     while (performance.now() < drainedBy) {
@@ -384,7 +418,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         pass: Math.abs(rssChange) <= RSS_TOLERANCE,
       },
       {
-        check: 'fast viewer p99, with vs without slow viewer',
+        check: 'fast viewer p99, with vs without slow viewer (pooled baselines)',
         target: `moves ${P99_TOLERANCE * 100}% or less`,
         measured: `${formatMs(baselineFast.p99Ms)} -> ${formatMs(fastSummary.p99Ms)} (${formatPercent(p99Change)})`,
         pass: Math.abs(p99Change) <= P99_TOLERANCE,
@@ -405,6 +439,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       rssAtOneMinuteBytes,
       rssAtEndBytes,
       baselineFast,
+      baselineBefore,
+      baselineAfter,
       fast: fastSummary,
       slow: slowSummary,
       framesSent: device.sent,
@@ -434,7 +470,9 @@ export function formatSoakReport(report: SoakReport): string {
     ['received / processed / in flight', `${report.counters.received} / ${report.counters.processed} / ${report.counters.inFlight}`],
     ['dropped, by reason', dropped],
     ['updates skipped for slow viewers', String(report.viewerUpdatesSkipped)],
-    ['fast viewer, baseline', formatLatency(report.baselineFast)],
+    ['fast viewer, baseline before', formatLatency(report.baselineBefore)],
+    ['fast viewer, baseline after', formatLatency(report.baselineAfter)],
+    ['fast viewer, baselines pooled', formatLatency(report.baselineFast)],
     ['fast viewer, main phase', formatLatency(report.fast)],
     ['slow viewer, main phase', formatLatency(report.slow)],
     ['resident memory samples', report.rssSamples.map((sample) => `${sample.atS.toFixed(0)} s ${formatMiB(sample.rssBytes)}`).join(', ') || 'none'],
@@ -447,6 +485,7 @@ const SOAK_OPTIONS: readonly OptionSpec[] = [
   { flag: 'fps', valueName: 'RATE', help: 'Frames per second the device sends.', defaultText: '30' },
   { flag: 'baseline-s', valueName: 'S', help: 'Length of the baseline phase, fast viewer alone, in s.', defaultText: '60' },
   { flag: 'report-interval-s', valueName: 'S', help: 'Interval between progress lines, in s.', defaultText: '30' },
+  { flag: 'viewer-window', valueName: 'N', help: 'Updates each viewer may hold unacknowledged (as the browser viewer does); 0 for no acknowledgements, leaving only the send budget.', defaultText: '2' },
   { flag: 'folder', valueName: 'DIR', help: 'Folder of PNG frames to send in a loop.', defaultText: 'the synthetic probe' },
   { flag: 'model-dir', env: 'SEGWITHU_MODEL_DIR', valueName: 'DIR', help: 'Model folder with manifest.json.', defaultText: 'models/carotid' },
   { flag: 'log-level', valueName: 'LEVEL', help: 'pino log level of the server.', defaultText: 'warn' },
@@ -457,7 +496,8 @@ export const SOAK_USAGE = `Usage: segwithu-live soak [options]
 
 Runs the server in this process with a device and two viewers (one too slow to keep up), prints
 resident memory, latency per viewer and the frame counters every interval, and ends with a
-verdict table. Exits 1 when a target is missed.
+verdict table. The fast viewer runs alone for a baseline before and after the main phase.
+Exits 1 when a target is missed.
 
 Options:
 ${formatOptions(SOAK_OPTIONS)}`;
@@ -487,6 +527,7 @@ export async function runSoakCommand(argv: string[], output: { out: (text: strin
       fps: number('fps', 30, 'pass frames per second, for example 30'),
       baselineS: number('baseline-s', 60, 'pass seconds, for example 60'),
       reportIntervalS: number('report-interval-s', 30, 'pass seconds, for example 30'),
+      viewerWindow: typeof values['viewer-window'] === 'string' ? parseInteger(values['viewer-window'], '--viewer-window', 0, MAX_UNACKED_UPDATES_LIMIT, `pass 0 to ${MAX_UNACKED_UPDATES_LIMIT}, for example 2`) : undefined,
       replayDir: typeof values.folder === 'string' ? values.folder : undefined,
       modelDir: typeof values['model-dir'] === 'string' ? values['model-dir'] : undefined,
       logLevel: typeof values['log-level'] === 'string' ? values['log-level'] : undefined,

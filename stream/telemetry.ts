@@ -3,7 +3,7 @@
 // received -> sent latency. /metrics renders them with the pipeline's figures.
 
 import type { HistogramSnapshot } from '../pipeline/index.js';
-import { INGEST_ERROR_CODES, type IngestErrorCode } from './errors.js';
+import { INGEST_ERROR_CODES, type IngestErrorCode, type ViewerErrorCode } from './errors.js';
 
 /** Label used for rejected messages that arrived before a stream existed (no hello yet). */
 export const NO_STREAM = '';
@@ -71,8 +71,10 @@ export interface StreamTelemetry {
   /** received -> sent to the first viewer, in ms. */
   sendLatencyMs: Histogram;
   viewerUpdatesSent: number;
-  /** Updates not sent to a viewer because its socket had more than viewerMaxBufferedBytes queued. */
+  /** Updates not sent to a viewer that was behind: its socket above the send budget, or its acknowledgement window full. */
   viewerUpdatesSkipped: number;
+  /** The part of viewerUpdatesSkipped that was held back by a full acknowledgement window. */
+  viewerUpdatesAwaitingAck: number;
   /** Sequence numbers a device skipped (frames never received), across reconnects of the stream. */
   sequenceGapFrames: number;
   /** Times a device reconnected and resumed this stream id after its connection ended. */
@@ -85,6 +87,8 @@ export class Telemetry {
   readonly #connections = new Map<string, number>();
   /** Connections rejected for a missing or invalid token, by "role transport". */
   readonly #authFailures = new Map<string, number>();
+  /** Viewer requests rejected with an ErrorReport, by code. */
+  readonly #viewerRejections = new Map<ViewerErrorCode, number>();
 
   stream(streamId: string): StreamTelemetry {
     let entry = this.#streams.get(streamId);
@@ -94,6 +98,7 @@ export class Telemetry {
         sendLatencyMs: new Histogram(LATENCY_BUCKETS_MS),
         viewerUpdatesSent: 0,
         viewerUpdatesSkipped: 0,
+        viewerUpdatesAwaitingAck: 0,
         sequenceGapFrames: 0,
         resumes: 0,
       };
@@ -149,6 +154,14 @@ export class Telemetry {
   countAuthFailure(role: string, transport: string): void {
     const key = `${role} ${transport}`;
     this.#authFailures.set(key, (this.#authFailures.get(key) ?? 0) + 1);
+  }
+
+  countViewerRejection(code: ViewerErrorCode): void {
+    this.#viewerRejections.set(code, (this.#viewerRejections.get(code) ?? 0) + 1);
+  }
+
+  viewerRejections(): { code: ViewerErrorCode; count: number }[] {
+    return [...this.#viewerRejections].map(([code, count]) => ({ code, count }));
   }
 
   authFailures(): { role: string; transport: string; count: number }[] {

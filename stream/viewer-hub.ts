@@ -1,10 +1,14 @@
 // Fan-out of results to viewers. Each viewer subscribes to one stream; every result of that
 // stream is encoded once and sent to each of its viewers.
 //
-// Backpressure policy: per-viewer send budget, skip when behind. A result is not sent to a
-// viewer whose socket already has more than viewerMaxBufferedBytes queued. The skip is counted,
-// and the next update the viewer receives carries how many it missed. Nothing waits for a
-// viewer, so a slow viewer never slows the pipeline, the device or the other viewers.
+// Backpressure policy: skip when behind. A result is not sent to a viewer whose socket already
+// has more than viewerMaxBufferedBytes queued, nor to a viewer that subscribed with an
+// acknowledgement window (max_unacked_updates) and has that many updates unacknowledged. The
+// skip is counted, and the next update the viewer receives carries how many it missed. Nothing
+// waits for a viewer, so a slow viewer never slows the pipeline, the device or the other
+// viewers. The window also stops the server encoding and writing updates for a viewer that has
+// stopped painting, which the byte budget alone does not: kernel socket buffers take megabytes
+// before bufferedAmount grows.
 
 import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
@@ -29,6 +33,9 @@ export interface ViewerSocket {
 /** ws readyState of an open socket. */
 const OPEN = 1;
 
+/** Largest acknowledgement window a viewer may ask for, in updates. */
+export const MAX_UNACKED_UPDATES_LIMIT = 64;
+
 export interface Viewer {
   readonly id: number;
   readonly socket: ViewerSocket;
@@ -38,6 +45,12 @@ export interface Viewer {
   /** Subscribed with an empty stream id and no stream existed yet: bound to the first that opens. */
   waitingForStream: boolean;
   skippedSinceLast: number;
+  /** Acknowledgement window from the last Subscribe, in updates; 0 when the viewer sends no acks. */
+  maxUnackedUpdates: number;
+  /** update_id of the last update sent to this viewer; ids count from 1 per connection. */
+  lastSentUpdateId: number;
+  /** Highest update_id the viewer acknowledged. */
+  lastAckedUpdateId: number;
 }
 
 export interface ViewerHubOptions {
@@ -90,7 +103,17 @@ export class ViewerHub {
   }
 
   add(socket: ViewerSocket, remoteAddress: string): Viewer {
-    const viewer: Viewer = { id: this.#nextId++, socket, remoteAddress, streamId: undefined, waitingForStream: false, skippedSinceLast: 0 };
+    const viewer: Viewer = {
+      id: this.#nextId++,
+      socket,
+      remoteAddress,
+      streamId: undefined,
+      waitingForStream: false,
+      skippedSinceLast: 0,
+      maxUnackedUpdates: 0,
+      lastSentUpdateId: 0,
+      lastAckedUpdateId: 0,
+    };
     this.#viewers.add(viewer);
     this.#options.logger.info({ viewerId: viewer.id, remoteAddress }, 'viewer connected');
     this.#send(viewer, encodeViewerMessage({ streams: this.#streamList() }));
@@ -120,8 +143,20 @@ export class ViewerHub {
     }
 
     switch (request.body) {
-      case 'subscribe':
+      case 'subscribe': {
+        const window = request.subscribe?.maxUnackedUpdates ?? 0;
+        if (window > MAX_UNACKED_UPDATES_LIMIT) {
+          this.#reject(viewer, new ViewerError('ERR_INVALID_REQUEST', `max_unacked_updates ${window} is above the limit of ${MAX_UNACKED_UPDATES_LIMIT}; ask for 1 to ${MAX_UNACKED_UPDATES_LIMIT} updates, or 0 for no acknowledgements`));
+          return;
+        }
+        viewer.maxUnackedUpdates = window;
+        // Updates still in flight from before are forgiven, so a viewer that discards them is not held back.
+        viewer.lastAckedUpdateId = viewer.lastSentUpdateId;
         this.#subscribe(viewer, request.subscribe?.streamId ?? '');
+        return;
+      }
+      case 'ack':
+        this.#acknowledge(viewer, Number(request.ack?.updateId ?? 0));
         return;
       case 'ping':
         this.#send(viewer, encodeViewerMessage({
@@ -129,7 +164,7 @@ export class ViewerHub {
         }));
         return;
       default:
-        this.#reject(viewer, new ViewerError('ERR_DECODE', 'ViewerRequest has no body; send subscribe or ping'));
+        this.#reject(viewer, new ViewerError('ERR_DECODE', 'ViewerRequest has no body; send subscribe, ping or ack'));
     }
   }
 
@@ -143,6 +178,15 @@ export class ViewerHub {
       viewer.socket.close(code, reason);
       this.remove(viewer, reason);
     }
+  }
+
+  #acknowledge(viewer: Viewer, updateId: number): void {
+    if (!Number.isSafeInteger(updateId) || updateId > viewer.lastSentUpdateId) {
+      this.#reject(viewer, new ViewerError('ERR_INVALID_REQUEST', `ack for update_id ${updateId}, but the last update sent to this viewer was ${viewer.lastSentUpdateId}; acknowledge only update ids received`));
+      return;
+    }
+    // Acks are cumulative, so an older or repeated one changes nothing.
+    viewer.lastAckedUpdateId = Math.max(viewer.lastAckedUpdateId, updateId);
   }
 
   #subscribe(viewer: Viewer, requestedId: string): void {
@@ -215,12 +259,18 @@ export class ViewerHub {
 
     let sent = 0;
     for (const viewer of audience) {
-      if (viewer.socket.readyState !== OPEN || viewer.socket.bufferedAmount > this.#options.maxBufferedBytes) {
+      const windowFull = viewer.maxUnackedUpdates > 0 && viewer.lastSentUpdateId - viewer.lastAckedUpdateId >= viewer.maxUnackedUpdates;
+      if (viewer.socket.readyState !== OPEN || windowFull || viewer.socket.bufferedAmount > this.#options.maxBufferedBytes) {
         viewer.skippedSinceLast += 1;
         stats.viewerUpdatesSkipped += 1;
+        if (windowFull) {
+          stats.viewerUpdatesAwaitingAck += 1;
+        }
         continue;
       }
-      viewer.socket.send(wrapViewerUpdate(update, viewer.skippedSinceLast));
+      viewer.lastSentUpdateId += 1;
+      const updateId = viewer.maxUnackedUpdates > 0 ? viewer.lastSentUpdateId : 0;
+      viewer.socket.send(wrapViewerUpdate(update, viewer.skippedSinceLast, updateId));
       viewer.skippedSinceLast = 0;
       stats.viewerUpdatesSent += 1;
       sent += 1;
@@ -247,6 +297,7 @@ export class ViewerHub {
   }
 
   #reject(viewer: Viewer, error: ViewerError): void {
+    this.#options.telemetry.countViewerRejection(error.code);
     this.#options.errorLog.warn(
       `viewer:${viewer.id}:${error.code}`,
       { viewerId: viewer.id, streamId: viewer.streamId, code: error.code, remoteAddress: viewer.remoteAddress, err: error.message },

@@ -102,12 +102,20 @@ const TAG_PROTOCOL_VERSION = (1 << 3) | 0;
 const TAG_UPDATE = (2 << 3) | 2;
 
 /**
- * Wraps encoded ViewerUpdate bytes as ViewerMessage { protocol_version, update }. When the viewer
- * skipped results, skipped_since_last is appended as a second encoded ViewerUpdate: protobuf
- * merges concatenated encodings of one message type, so the large fields are never re-encoded.
+ * Wraps encoded ViewerUpdate bytes as ViewerMessage { protocol_version, update }. The per-viewer
+ * fields (skipped_since_last, and update_id when non-zero) are appended as a second encoded
+ * ViewerUpdate: protobuf merges concatenated encodings of one message type, so the large fields
+ * are never re-encoded.
  */
-export function wrapViewerUpdate(update: Uint8Array, skippedSinceLast: number): Uint8Array {
-  const skipped = skippedSinceLast > 0 ? proto.ViewerUpdate.encode({ skippedSinceLast }).finish() : new Uint8Array(0);
+export function wrapViewerUpdate(update: Uint8Array, skippedSinceLast: number, updateId = 0): Uint8Array {
+  const perViewer: segwithu.v1.IViewerUpdate = {};
+  if (skippedSinceLast > 0) {
+    perViewer.skippedSinceLast = skippedSinceLast;
+  }
+  if (updateId > 0) {
+    perViewer.updateId = updateId;
+  }
+  const skipped = proto.ViewerUpdate.encode(perViewer).finish();
   const bodyLength = update.length + skipped.length;
   const header = Uint8Array.from([TAG_PROTOCOL_VERSION, ...varint(PROTOCOL_VERSION), TAG_UPDATE, ...varint(bodyLength)]);
 

@@ -33,6 +33,12 @@ export interface ConnectionOptions {
   backoff?: BackoffOptions;
   /** Viewer token for a server that requires one, sent as a WebSocket subprotocol entry. Default '' (none). */
   token?: string;
+  /**
+   * Updates the server may send before this viewer acknowledges them with ack(), so a viewer
+   * that stops painting (a hidden tab, a starved CPU) holds at most this many. 0 asks for no
+   * acknowledgements. Default 2.
+   */
+  maxUnackedUpdates?: number;
 }
 
 export class ViewerConnection {
@@ -44,6 +50,7 @@ export class ViewerConnection {
   readonly #connectTimeoutMs: number;
   readonly #backoff: BackoffOptions;
   readonly #protocols: string[];
+  readonly #maxUnackedUpdates: number;
   #socket: WebSocket | null = null;
   #streamId = '';
   #stopped = false;
@@ -53,7 +60,7 @@ export class ViewerConnection {
   #status: ConnectionStatus = { connected: false, failedAttempts: 0, nextAttemptWallMs: null, connects: 0, lastError: '' };
 
   constructor(url: string, codec: ViewerCodec, handlers: ConnectionHandlers, options: ConnectionOptions = {}) {
-    const { pingIntervalMs = 2000, connectTimeoutMs = 5000, backoff = {}, token = '' } = options;
+    const { pingIntervalMs = 2000, connectTimeoutMs = 5000, backoff = {}, token = '', maxUnackedUpdates = 2 } = options;
     this.#url = url;
     this.#codec = codec;
     this.#handlers = handlers;
@@ -61,6 +68,7 @@ export class ViewerConnection {
     this.#connectTimeoutMs = connectTimeoutMs;
     this.#backoff = backoff;
     this.#protocols = webSocketProtocols(token);
+    this.#maxUnackedUpdates = maxUnackedUpdates;
   }
 
   /** Opens the connection and subscribes to `streamId` (empty: the server's first live stream). */
@@ -72,7 +80,12 @@ export class ViewerConnection {
   /** Switches the subscription; takes effect at once when connected, otherwise on the next connect. */
   subscribe(streamId: string): void {
     this.#streamId = streamId;
-    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(this.#codec.encodeSubscribe(streamId));
+    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(this.#codec.encodeSubscribe(streamId, this.#maxUnackedUpdates));
+  }
+
+  /** Acknowledges updates up to `updateId` once they are painted or discarded; ids of 0 are not sent. */
+  ack(updateId: number): void {
+    if (updateId > 0 && this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(this.#codec.encodeAck(updateId));
   }
 
   stop(): void {
@@ -90,7 +103,7 @@ export class ViewerConnection {
     socket.onopen = () => {
       clearTimeout(this.#connectTimer);
       this.#setStatus({ connected: true, nextAttemptWallMs: null, connects: this.#status.connects + 1, lastError: '' });
-      socket.send(this.#codec.encodeSubscribe(this.#streamId));
+      socket.send(this.#codec.encodeSubscribe(this.#streamId, this.#maxUnackedUpdates));
       this.#ping();
       this.#pingTimer = setInterval(() => this.#ping(), this.#pingIntervalMs);
     };

@@ -1,7 +1,9 @@
 // The viewer's state and render loop. A WebSocket message only stores the newest update in a
 // one-element slot. The requestAnimationFrame loop takes it, uploads it, paints it and then
 // updates the gauge, timeline, banners and figures. Nothing is queued, so after a slow paint
-// the loop shows the newest frame instead of falling further behind.
+// the loop shows the newest frame instead of falling further behind. After a paint the loop
+// acknowledges the update, and the server sends at most two updates ahead of the
+// acknowledgements, so a hidden or starved tab holds no backlog of old frames.
 import { authorizationHeaders, pageAccessToken } from './accessToken.js';
 import { browserWallMs, formatClockTime } from './clock.js';
 import { ViewerConnection, type ConnectionStatus } from './connection.js';
@@ -233,7 +235,11 @@ export class ViewerApp {
       });
       this.#scene.render();
       this.#dirty = false;
-      if (pending) this.#recordPaint(pending);
+      if (pending) {
+        this.#recordPaint(pending);
+        // The ack lets the server send the next update; updates replaced in the slot unpainted are covered by it.
+        this.#connection.ack(pending.update.updateId);
+      }
     }
 
     this.#updateConnectionBanner(nowWallMs);

@@ -56,6 +56,8 @@ export interface UpdateView {
   frame: DisplayFrameView;
   result: ResultView | null;
   skippedSinceLast: number;
+  /** Id to acknowledge with encodeAck; 0 when the subscription asked for no acknowledgements. */
+  updateId: number;
 }
 
 export interface StreamInfoView {
@@ -87,8 +89,11 @@ export type ViewerEvent =
 export interface ViewerCodec {
   /** Decodes one binary WebSocket message; throws WireError when it is malformed. */
   decode(bytes: Uint8Array): ViewerEvent;
-  encodeSubscribe(streamId: string): Uint8Array;
+  /** Subscribe request; with maxUnackedUpdates > 0 the server waits for acks beyond that many updates. */
+  encodeSubscribe(streamId: string, maxUnackedUpdates?: number): Uint8Array;
   encodePing(clientWallMs: number): Uint8Array;
+  /** Acknowledges every update up to and including `updateId`. */
+  encodeAck(updateId: number): Uint8Array;
 }
 
 export class WireError extends Error {
@@ -193,6 +198,7 @@ function readUpdate(raw: any): UpdateView {
     frame: { width: frame.width, height: frame.height, gray8: frame.gray8 },
     result: raw.result ? readResult(raw.result) : null,
     skippedSinceLast: toNumber(raw.skippedSinceLast),
+    updateId: toNumber(raw.updateId),
   };
 }
 
@@ -241,8 +247,11 @@ export function createViewerCodec(schemaJson: protobuf.INamespace): ViewerCodec 
       }
       return readViewerMessage(raw);
     },
-    encodeSubscribe(streamId) {
-      return viewerRequest.encode(viewerRequest.fromObject({ protocolVersion: PROTOCOL_VERSION, subscribe: { streamId } })).finish();
+    encodeSubscribe(streamId, maxUnackedUpdates = 0) {
+      return viewerRequest.encode(viewerRequest.fromObject({ protocolVersion: PROTOCOL_VERSION, subscribe: { streamId, maxUnackedUpdates } })).finish();
+    },
+    encodeAck(updateId) {
+      return viewerRequest.encode(viewerRequest.fromObject({ protocolVersion: PROTOCOL_VERSION, ack: { updateId } })).finish();
     },
     encodePing(clientWallMs) {
       const clientWallNs = Math.round(clientWallMs * 1e6);

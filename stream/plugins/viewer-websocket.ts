@@ -26,6 +26,7 @@ export const viewerWebSocketPlugin: FastifyPluginAsync<{ context: ServerContext 
     const { maxViewerConnections } = context.options;
     if (context.hub.size >= maxViewerConnections) {
       context.errorLog.warn('viewer:capacity', { remoteAddress: request.ip, maxViewerConnections }, 'viewer rejected: too many viewer connections');
+      context.telemetry.countViewerRejection('ERR_TOO_MANY_VIEWERS');
       socket.send(viewerError('ERR_TOO_MANY_VIEWERS', `the server already has ${context.hub.size} viewer connections (maxViewerConnections ${maxViewerConnections}); close another viewer or raise --max-viewer-connections`));
       socket.close(CLOSE_TRY_AGAIN_LATER, 'ERR_TOO_MANY_VIEWERS');
       return;

@@ -31,6 +31,8 @@ export interface MockUpdate {
   /** Device capture time on the mock server's clock (see clockSkewMs), ms since the Unix epoch. Default: now. */
   captureWallMs?: number;
   skippedSinceLast?: number;
+  /** update_id the page should acknowledge; 0 or absent sends none. */
+  updateId?: number;
   dropped?: Record<string, number>;
   modelId?: string;
 }
@@ -57,6 +59,10 @@ export interface MockViewerServer {
   port: number;
   /** Stream ids from Subscribe requests, in arrival order (empty string: first live stream). */
   subscriptions: string[];
+  /** max_unacked_updates of each Subscribe request, in arrival order. */
+  subscriptionWindows: number[];
+  /** update_id of each Ack request, in arrival order. */
+  acks: number[];
   /** Sends an update to every viewer subscribed to its stream; returns how many received it. */
   sendUpdate(update: MockUpdate): number;
   /** Number of viewers currently subscribed to `streamId`. */
@@ -82,6 +88,8 @@ export async function startMockViewerServer(options: MockViewerServerOptions): P
     maxBufferedBytes = Number.POSITIVE_INFINITY,
   } = options;
   const subscriptions: string[] = [];
+  const subscriptionWindows: number[] = [];
+  const acks: number[] = [];
   const subscribedTo = new Map<WebSocket, string>();
   const skippedFor = new Map<WebSocket, number>();
   const serverWallMs = () => Date.now() + clockSkewMs;
@@ -115,12 +123,16 @@ export async function startMockViewerServer(options: MockViewerServerOptions): P
     socket.on('message', (data: Buffer) => {
       const request = ViewerRequest.decode(data) as unknown as {
         body: string;
-        subscribe?: { streamId: string };
+        subscribe?: { streamId: string; maxUnackedUpdates: number };
         ping?: { clientWallNs: protobuf.Long | number };
+        ack?: { updateId: protobuf.Long | number };
       };
-      if (request.body === 'subscribe') {
+      if (request.body === 'ack') {
+        acks.push(Number(request.ack!.updateId));
+      } else if (request.body === 'subscribe') {
         const wanted = request.subscribe!.streamId;
         subscriptions.push(wanted);
+        subscriptionWindows.push(request.subscribe!.maxUnackedUpdates);
         const stream = streams.find((candidate) => candidate.streamId === wanted) ?? streams[0];
         subscribedTo.set(socket, stream.streamId);
         socket.send(encodeMessage({ subscribed: { stream, alarm, modelId: 'mock' } }));
@@ -142,11 +154,14 @@ export async function startMockViewerServer(options: MockViewerServerOptions): P
     url: `http://127.0.0.1:${address.port}`,
     port: address.port,
     subscriptions,
+    subscriptionWindows,
+    acks,
     sendUpdate(update) {
       const encode = (skippedSinceLast: number) => encodeMessage({
         update: {
           frame: update.frame,
           skippedSinceLast,
+          updateId: update.updateId ?? 0,
           result: {
             streamId: update.streamId,
             sequence: update.sequence,

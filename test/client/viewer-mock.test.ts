@@ -104,6 +104,23 @@ describe.skipIf(!hasChromium)('viewer page on mock server', () => {
     await viewer.close();
   }, TEST_TIMEOUT_MS);
 
+  test('page acks painted updates', async () => {
+    const viewer = await openViewer([streamInfo('a', 'Stream A')]);
+    expect(viewer.server.subscriptionWindows).toEqual([2]);
+
+    viewer.server.sendUpdate(sceneUpdate('a', 0, { updateId: 1 }));
+    await waitForStats(viewer.page, (s) => s.shownSequence === 0, 15_000, 'sequence 0 shown');
+    await expect.poll(() => viewer.server.acks, { timeout: 5_000 }).toEqual([1]);
+
+    // Two updates in one burst: at most the newest is painted, and its ack covers both.
+    viewer.server.sendUpdate(sceneUpdate('a', 1, { updateId: 2 }));
+    viewer.server.sendUpdate(sceneUpdate('a', 2, { updateId: 3 }));
+    await waitForStats(viewer.page, (s) => s.shownSequence === 2, 15_000, 'sequence 2 shown');
+    await expect.poll(() => viewer.server.acks.at(-1), { timeout: 5_000 }).toBe(3);
+    expect(viewer.server.acks.every((id, i) => i === 0 || id > viewer.server.acks[i - 1])).toBe(true);
+    await viewer.close();
+  }, TEST_TIMEOUT_MS);
+
   test('contour follows letterboxed disc', async () => {
     const viewer = await openViewer([streamInfo('a', 'Stream A')]);
     const feeder = startFeeding(viewer.server, 'a');

@@ -104,6 +104,19 @@ describe('wire codec', () => {
     expect(subscribe.body).toBe('subscribe');
     expect(subscribe.subscribe.streamId).toBe('b');
   });
+
+  test('ack and window encode', () => {
+    const subscribe = ViewerRequest.toObject(ViewerRequest.decode(codec.encodeSubscribe('b', 2)), { longs: Number }) as { subscribe: { maxUnackedUpdates: number } };
+    expect(subscribe.subscribe.maxUnackedUpdates).toBe(2);
+    const ack = ViewerRequest.toObject(ViewerRequest.decode(codec.encodeAck(41)), { longs: Number }) as { protocolVersion: number; ack: { updateId: number } };
+    expect(ack.protocolVersion).toBe(1);
+    expect(ack.ack.updateId).toBe(41);
+  });
+
+  test('update id decodes', () => {
+    const event = codec.decode(encode({ update: { frame: { width: 1, height: 1, gray8: new Uint8Array(1) }, updateId: 9 } }));
+    expect(event).toMatchObject({ kind: 'update', update: { updateId: 9, skippedSinceLast: 0 } });
+  });
 });
 
 describe('reconnect backoff', () => {

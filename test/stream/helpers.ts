@@ -96,8 +96,12 @@ export class TestViewer {
     return viewer;
   }
 
-  subscribe(streamId: string): void {
-    this.socket.send(encodeViewerRequest({ subscribe: { streamId } }));
+  subscribe(streamId: string, maxUnackedUpdates = 0): void {
+    this.socket.send(encodeViewerRequest({ subscribe: { streamId, maxUnackedUpdates } }));
+  }
+
+  ack(updateId: number): void {
+    this.socket.send(encodeViewerRequest({ ack: { updateId } }));
   }
 
   updates(): segwithu.v1.IViewerUpdate[] {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceConnection } from '../../stream/device-client.js';
 import { startServer, type RunningServer } from '../../stream/server.js';
 import type { ServerOptions } from '../../stream/options.js';
-import { proto, uint64ToNumber } from '../../stream/wire.js';
+import { encodeViewerRequest, proto, uint64ToNumber } from '../../stream/wire.js';
 import { FakePipeline } from './fake-pipeline.js';
 import { fetchMetrics, metricValue, silentLogger, syntheticFrameMessage, TestViewer, waitUntil } from './helpers.js';
 
@@ -190,6 +190,62 @@ describe('viewer fan-out', () => {
     await slow.waitFor(() => slowUpdates() === frameCount - skipped, 10_000, 'the slow viewer to catch up');
     const reportedSkips = slow.updates().reduce((sum, update) => sum + uint64ToNumber(update.skippedSinceLast), 0);
     expect(reportedSkips).toBeLessThanOrEqual(skipped);
+  });
+
+  it('ack window holds back updates', async () => {
+    const server = await start();
+    const { connection, streamId } = await device(ingestUrl(server), 'probe', { lossless: true });
+    const viewer = await TestViewer.connect(server.url);
+    viewer.subscribe(streamId, 2);
+    await viewer.waitFor(() => viewer.messages.some((m) => m.body === 'subscribed'));
+
+    const send = async (from: number, count: number): Promise<void> => {
+      for (let sequence = from; sequence < from + count; sequence += 1) {
+        connection.send({ frame: syntheticFrameMessage(sequence) });
+      }
+      await connection.waitForAcks(from + count);
+      await waitUntil(() => server.pipeline.counters(streamId).processed === from + count, 10_000, `${from + count} frames processed`);
+    };
+
+    // No acks: the first two updates go out, the next eight are held back and counted.
+    await send(0, 10);
+    await viewer.waitFor(() => viewer.updates().length === 2, 5_000, 'two updates');
+    expect(viewer.updates().map((update) => uint64ToNumber(update.updateId))).toEqual([1, 2]);
+    let metrics = await fetchMetrics(server.url);
+    expect(metricValue(metrics, 'segwithu_viewer_updates_awaiting_ack_total', { stream: streamId })).toBe(8);
+    expect(metricValue(metrics, 'segwithu_viewer_updates_skipped_total', { stream: streamId })).toBe(8);
+
+    // A cumulative ack of update 2 opens the window for two more; the first reports the 8 skipped.
+    // The server handles one viewer's requests in order, so the pong means the ack was applied.
+    viewer.ack(2);
+    viewer.socket.send(encodeViewerRequest({ ping: { clientWallNs: 1 } }));
+    await viewer.waitFor(() => viewer.messages.some((m) => m.body === 'pong'), 5_000, 'the pong after the ack');
+    await send(10, 5);
+    await viewer.waitFor(() => viewer.updates().length === 4, 5_000, 'two more updates');
+    const [third, fourth] = viewer.updates().slice(2);
+    expect(uint64ToNumber(third.updateId)).toBe(3);
+    expect(uint64ToNumber(third.skippedSinceLast)).toBe(8);
+    expect(uint64ToNumber(third.result?.sequence)).toBe(10);
+    expect(uint64ToNumber(fourth.updateId)).toBe(4);
+    metrics = await fetchMetrics(server.url);
+    expect(metricValue(metrics, 'segwithu_viewer_updates_awaiting_ack_total', { stream: streamId })).toBe(11);
+  });
+
+  it('ack beyond sent ids is rejected', async () => {
+    const server = await start();
+    const { streamId } = await device(ingestUrl(server), 'probe');
+    const viewer = await TestViewer.connect(server.url);
+    viewer.subscribe(streamId, 65);
+    viewer.ack(7);
+    await viewer.waitFor(() => viewer.messages.filter((m) => m.body === 'error').length === 2);
+    const errors = viewer.messages.filter((m) => m.body === 'error').map((m) => m.error!);
+    expect(errors.map((error) => error.code)).toEqual(['ERR_INVALID_REQUEST', 'ERR_INVALID_REQUEST']);
+    expect(errors[0].message).toContain('max_unacked_updates 65 is above the limit of 64');
+    expect(errors[1].message).toContain('ack for update_id 7');
+
+    const metrics = await fetchMetrics(server.url);
+    expect(metricValue(metrics, 'segwithu_viewer_requests_rejected_total', { code: 'ERR_INVALID_REQUEST' })).toBe(2);
+    expect(viewer.socket.readyState).toBe(viewer.socket.OPEN);
   });
 
   it('unknown stream gets coded error', async () => {
