@@ -23,8 +23,16 @@ export type IngestErrorCode =
   | 'ERR_PIXEL_FORMAT'
   /** The ground-truth mask does not have width × height bytes. */
   | 'ERR_MASK_SIZE'
+  /** A pixel spacing is NaN, infinite or negative (0 means unknown and is accepted). */
+  | 'ERR_PIXEL_SPACING'
   /** The sequence number is above 2^53 − 1, the largest one the server counts and reports exactly. */
   | 'ERR_SEQUENCE_RANGE'
+  /**
+   * Not a rejection: the frame's sequence number is at or below the stream's previous one (a
+   * repeated frame, or a device that restarted its counter). The frame is still processed, and
+   * the event counts in segwithu_sequence_regressions_total, not in segwithu_invalid_messages_total.
+   */
+  | 'ERR_SEQUENCE_ORDER'
   /** The server already serves maxStreams streams. */
   | 'ERR_TOO_MANY_STREAMS'
   /** The byte stream cannot be split into messages any more (TCP length prefix out of bounds). */
@@ -58,7 +66,9 @@ export const INGEST_ERROR_CODES: readonly IngestErrorCode[] = [
   'ERR_MESSAGE_TOO_LARGE',
   'ERR_PIXEL_FORMAT',
   'ERR_MASK_SIZE',
+  'ERR_PIXEL_SPACING',
   'ERR_SEQUENCE_RANGE',
+  'ERR_SEQUENCE_ORDER',
   'ERR_TOO_MANY_STREAMS',
   'ERR_FRAMING',
   'ERR_SERVER_CLOSING',

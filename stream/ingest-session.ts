@@ -286,6 +286,7 @@ export class IngestSession {
       this.#reject(error, true);
       return;
     }
+    this.#noteSequenceRegression(stream, frame.sequence);
     this.#noteSequenceGap(stream, frame.sequence);
     stream.lastSequence = frame.sequence;
     this.#context.telemetry.stream(stream.id).arrivals.mark();
@@ -318,6 +319,33 @@ export class IngestSession {
     if (!this.#ended) {
       this.#transport.resume();
     }
+  }
+
+  /**
+   * Reports a frame whose sequence number is at or below the stream's last accepted one: a
+   * repeated frame, or a device that restarted its counter (after a reboot, or on reconnect).
+   * The frame is still processed, so the picture goes on. Each such event is counted, logged
+   * (rate-limited) and reported to the device once. Frames numbered upwards from the new value
+   * are not events again, because the comparison is with the last frame, not the highest.
+   */
+  #noteSequenceRegression(stream: StreamEntry, sequence: number): void {
+    if (stream.lastSequence < 0 || sequence > stream.lastSequence) {
+      return;
+    }
+
+    this.#context.telemetry.stream(stream.id).sequenceRegressions += 1;
+    this.#context.errorLog.warn(
+      `${stream.id}:sequence-regression`,
+      { streamId: stream.id, lastSequence: stream.lastSequence, sequence, code: 'ERR_SEQUENCE_ORDER', transport: this.#transport.kind },
+      'sequence number at or below the previous frame\'s; frame processed',
+    );
+
+    const warning = new IngestError(
+      'ERR_SEQUENCE_ORDER',
+      `frame ${sequence}: sequence number is not above the previous frame's (${stream.lastSequence}) on stream "${stream.id}"; the frame is processed, but number frames upwards, and after a reconnect continue from the HelloAck's resume_after_sequence + 1`,
+      sequence,
+    );
+    this.#send(encodeIngestReply({ error: { code: warning.code, message: warning.message, sequence, fatal: warning.fatal } }));
   }
 
   /**

@@ -113,6 +113,7 @@ export function renderMetrics(context: ServerContext): string {
     out.counter('segwithu_viewer_updates_awaiting_ack_total', 'The skipped updates held back because the viewer had max_unacked_updates unacknowledged.', labels, stats.viewerUpdatesAwaitingAck);
     out.counter('segwithu_sequence_gap_frames_total', 'Sequence numbers the device skipped, reconnects included: frames that never reached the server.', labels, stats.sequenceGapFrames);
     out.counter('segwithu_stream_resumes_total', 'Device reconnects that resumed the stream id.', labels, stats.resumes);
+    out.counter('segwithu_sequence_regressions_total', 'Frames numbered at or below the previous frame (repeated, or the device restarted its counter); each was still processed.', labels, stats.sequenceRegressions);
   }
 
   for (const { streamId, code, count } of telemetry.invalidCounts()) {

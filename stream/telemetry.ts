@@ -77,6 +77,8 @@ export interface StreamTelemetry {
   viewerUpdatesAwaitingAck: number;
   /** Sequence numbers a device skipped (frames never received), across reconnects of the stream. */
   sequenceGapFrames: number;
+  /** Frames whose sequence number was at or below the previous frame's; each was still processed. */
+  sequenceRegressions: number;
   /** Times a device reconnected and resumed this stream id after its connection ended. */
   resumes: number;
 }
@@ -100,6 +102,7 @@ export class Telemetry {
         viewerUpdatesSkipped: 0,
         viewerUpdatesAwaitingAck: 0,
         sequenceGapFrames: 0,
+        sequenceRegressions: 0,
         resumes: 0,
       };
       this.#streams.set(streamId, entry);

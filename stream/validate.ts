@@ -88,8 +88,8 @@ export function frameFromMessage(message: segwithu.v1.IFrame, hello: HelloContex
     );
   }
 
-  const spacingX = message.pixelSpacingXMm ?? 0;
-  const spacingY = message.pixelSpacingYMm ?? 0;
+  const spacingX = checkPixelSpacing(message.pixelSpacingXMm, 'pixel_spacing_x_mm', sequence);
+  const spacingY = checkPixelSpacing(message.pixelSpacingYMm, 'pixel_spacing_y_mm', sequence);
 
   const frame: Frame = {
     streamId: hello.streamId,
@@ -112,6 +112,23 @@ export function frameFromMessage(message: segwithu.v1.IFrame, hello: HelloContex
     frame.groundTruthMask = mask;
   }
   return frame;
+}
+
+/**
+ * Checks one pixel spacing field and returns it in mm, 0 when the device left it unknown. NaN,
+ * infinite and negative values are rejected, because the pipeline compares the spacing with the
+ * model's training range, and such a value makes that comparison meaningless.
+ */
+function checkPixelSpacing(value: number | null | undefined, field: string, sequence: number): number {
+  const spacingMm = value ?? 0;
+  if (spacingMm === 0 || (Number.isFinite(spacingMm) && spacingMm > 0)) {
+    return spacingMm;
+  }
+  throw new IngestError(
+    'ERR_PIXEL_SPACING',
+    `frame ${sequence}: ${field} ${spacingMm} is not a positive finite number of millimetres per pixel; send the spacing in mm, or 0 when it is unknown`,
+    sequence,
+  );
 }
 
 function resolvePixelFormat(frameValue: number | null | undefined, helloFormat: PixelFormat | undefined, sequence: number): PixelFormat {

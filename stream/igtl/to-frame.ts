@@ -14,6 +14,11 @@
 // Geometry: the IMAGE axis vectors, centre and coordinate system go on Frame.geometry as
 // sent, and pixelSpacingMm holds the lengths of the i and j axes. Only 2D images (one slice)
 // become frames.
+//
+// Pixel spacing follows the rule of the protobuf Frame message: 0 means unknown, so an image
+// with a zero-length i or j axis gets no pixelSpacingMm (and no training-range warning about a
+// spacing of 0 mm). decodeImage already rejects NaN and infinite axis values with
+// ERR_IGTL_IMAGE_HEADER, and a vector length cannot be negative.
 
 import type { Frame, FrameGeometry } from '../../pipeline/types.js';
 import { IgtlError } from './errors.js';
@@ -48,11 +53,13 @@ export function imageToFrame(image: IgtlImage, stamp: FrameStamp): Frame {
     axesMm: [[...image.axesMm[0]], [...image.axesMm[1]], [...image.axesMm[2]]],
     centerMm: [...image.centerMm],
   };
+  const spacingMm: [number, number] = [Math.hypot(...image.axesMm[0]), Math.hypot(...image.axesMm[1])];
+  const spacingKnown = spacingMm.every((length) => Number.isFinite(length) && length > 0);
   const frame = {
     ...stamp,
     width,
     height,
-    pixelSpacingMm: [Math.hypot(...image.axesMm[0]), Math.hypot(...image.axesMm[1])] as [number, number],
+    ...(spacingKnown ? { pixelSpacingMm: spacingMm } : {}),
     geometry,
   };
 

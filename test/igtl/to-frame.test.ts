@@ -70,6 +70,17 @@ describe('imageToFrame', () => {
     expect(frame.pixelSpacingMm).toEqual([0.3, 0.4]);
   });
 
+  it('zero-length axis leaves spacing unknown', () => {
+    // A zero-length i or j axis is the IMAGE form of pixel spacing 0, which means unknown.
+    for (const zeroAxis of [0, 1]) {
+      const image = makeImage('uint8', 'little', [2, 2, 1], 1, [1, 2, 3, 4]);
+      image.axesMm[zeroAxis] = [0, 0, 0];
+      const frame = imageToFrame(image, STAMP);
+      expect(frame.pixelSpacingMm, `axis ${zeroAxis}`).toBeUndefined();
+      expect(frame.geometry?.axesMm[zeroAxis], `axis ${zeroAxis}`).toEqual([0, 0, 0]);
+    }
+  });
+
   it('uint8 colour stays RGB', () => {
     const rgb = imageToFrame(makeImage('uint8', 'little', [2, 1, 1], 3, [10, 20, 30, 40, 50, 60]), STAMP);
     expect(rgb.pixelFormat).toBe('RGB8');

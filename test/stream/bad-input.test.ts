@@ -8,7 +8,7 @@ import type { segwithu } from '../../proto/generated/segwithu.js';
 import { DeviceConnection } from '../../stream/device-client.js';
 import { sleep } from '../../stream/sources/playback.js';
 import { startServer, type RunningServer } from '../../stream/server.js';
-import { proto } from '../../stream/wire.js';
+import { proto, uint64ToNumber } from '../../stream/wire.js';
 import { describeWithModel, fetchMetrics, metricValue, MODEL_DIR, silentLogger, syntheticFrameMessage, waitUntil } from './helpers.js';
 
 const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -30,6 +30,7 @@ const CASES: BadCase[] = [
   { code: 'ERR_MESSAGE_TOO_LARGE', send: (c) => c.send({ frame: syntheticFrameMessage(100, 1200, 1000) }) },
   { code: 'ERR_PIXEL_FORMAT', send: (c) => c.send({ frame: { ...syntheticFrameMessage(100), pixelFormat: 9 as segwithu.v1.PixelFormat } }) },
   { code: 'ERR_MASK_SIZE', send: (c) => c.send({ frame: { ...syntheticFrameMessage(100), groundTruthMask: new Uint8Array(10) } }) },
+  { code: 'ERR_PIXEL_SPACING', send: (c) => c.send({ frame: { ...syntheticFrameMessage(100), pixelSpacingXMm: NaN, pixelSpacingYMm: 0.2 } }) },
 ];
 
 describeWithModel('bad input with real pipeline', () => {
@@ -109,6 +110,65 @@ describeWithModel('bad input with real pipeline', () => {
       await connection.close();
     }, 60_000);
   }
+
+  it('bad pixel spacing rejected per frame', async () => {
+    const connection = await DeviceConnection.connect(ingestUrl);
+    const streamId = await hello(connection, 'bad-spacing', true);
+    const badSpacings: [number, number][] = [[NaN, 0.2], [0.2, -0.1], [Infinity, 0.2], [0.2, -Infinity]];
+    badSpacings.forEach(([x, y], i) => connection.send({ frame: { ...syntheticFrameMessage(i), pixelSpacingXMm: x, pixelSpacingYMm: y } }));
+    // 0 means unknown and is accepted, as is a positive finite spacing.
+    connection.send({ frame: { ...syntheticFrameMessage(4), pixelSpacingXMm: 0, pixelSpacingYMm: 0 } });
+    connection.send({ frame: { ...syntheticFrameMessage(5), pixelSpacingXMm: 0.1, pixelSpacingYMm: 0.1 } });
+    await connection.waitForAcks(2, 30_000);
+
+    expect(connection.errorCounts).toEqual({ ERR_PIXEL_SPACING: 4 });
+    const reports = connection.replies.filter((reply) => reply.body === 'error').map((reply) => reply.error!);
+    expect(reports.map((report) => uint64ToNumber(report.sequence))).toEqual([0, 1, 2, 3]);
+    expect(reports.every((report) => report.fatal === false)).toBe(true);
+    expect(reports[0].message).toContain('pixel_spacing_x_mm NaN is not a positive finite number');
+    expect(reports[1].message).toContain('pixel_spacing_y_mm -0.1');
+
+    await waitUntil(() => server.pipeline.counters(streamId).inFlight === 0, 30_000, 'the accepted frames to finish');
+    const counters = server.pipeline.counters(streamId);
+    expect(counters.received).toBe(6);
+    expect(counters.processed).toBe(2);
+    expect(counters.dropped.invalid).toBe(4);
+    const metrics = await fetchMetrics(server.url);
+    expect(metricValue(metrics, 'segwithu_invalid_messages_total', { stream: streamId, code: 'ERR_PIXEL_SPACING' })).toBe(4);
+    expect(metricValue(metrics, 'segwithu_invalid_messages_total', { stream: 'neighbour', code: 'ERR_PIXEL_SPACING' }) ?? 0).toBe(0);
+    await connection.close();
+  }, 60_000);
+
+  it('lossless repeats acked and reported once', async () => {
+    const connection = await DeviceConnection.connect(ingestUrl);
+    const streamId = await hello(connection, 'bad-sequence-order', true);
+    // 3 -> 2 is one regression event and the second 3 another; 2 -> 3 and 3 -> 4 go upwards again.
+    const sequences = [0, 1, 2, 3, 2, 3, 3, 4];
+    for (const sequence of sequences) {
+      connection.send({ frame: syntheticFrameMessage(sequence) });
+    }
+    await connection.waitForAcks(sequences.length, 30_000);
+
+    expect(connection.errorCounts).toEqual({ ERR_SEQUENCE_ORDER: 2 });
+    const reports = connection.replies.filter((reply) => reply.body === 'error').map((reply) => reply.error!);
+    expect(reports.map((report) => uint64ToNumber(report.sequence))).toEqual([2, 3]);
+    expect(reports.every((report) => report.fatal === false)).toBe(true);
+    expect(reports[0].message).toContain('frame 2: sequence number is not above the previous frame\'s (3)');
+
+    await waitUntil(() => server.pipeline.counters(streamId).inFlight === 0, 30_000, 'the frames to finish');
+    const counters = server.pipeline.counters(streamId);
+    expect(counters.received).toBe(sequences.length);
+    expect(counters.processed).toBe(sequences.length);
+    expect(Object.values(counters.dropped).every((count) => count === 0)).toBe(true);
+
+    const metrics = await fetchMetrics(server.url);
+    expect(metricValue(metrics, 'segwithu_sequence_regressions_total', { stream: streamId })).toBe(2);
+    expect(metricValue(metrics, 'segwithu_sequence_regressions_total', { stream: 'neighbour' })).toBe(0);
+    expect(metricValue(metrics, 'segwithu_invalid_messages_total', { stream: streamId, code: 'ERR_SEQUENCE_ORDER' }) ?? 0).toBe(0);
+    expect(metricValue(metrics, 'segwithu_sequence_gap_frames_total', { stream: streamId })).toBe(0);
+    expect(metricValue(metrics, 'segwithu_accounting_ok')).toBe(1);
+    await connection.close();
+  }, 60_000);
 
   it('TCP broken framing ends one connection', async () => {
     const connection = await DeviceConnection.connect(`tcp://127.0.0.1:${server.tcpPort}`);

@@ -128,6 +128,89 @@ describe('device reconnect', () => {
   });
 });
 
+describe('sequence regression', () => {
+  it('live counter restart counted once', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const server = await startServer({ host: '127.0.0.1', port: 0, logger, pipeline: new FakePipeline(), clientDir: '/nonexistent' });
+    servers.push(server);
+    const url = `${server.url.replace(/^http/, 'ws')}/ingest`;
+    const device = await DeviceConnection.connect(url);
+    const neighbour = await DeviceConnection.connect(url);
+    connections.push(device, neighbour);
+    device.send({ hello: { streamName: 'probe', nominalRateHz: 30, width: 64, height: 48, pixelFormat: proto.PixelFormat.GRAY8 } });
+    neighbour.send({ hello: { streamName: 'other', nominalRateHz: 30, width: 64, height: 48, pixelFormat: proto.PixelFormat.GRAY8 } });
+    await device.waitForReply((reply) => reply.body === 'helloAck');
+    await neighbour.waitForReply((reply) => reply.body === 'helloAck');
+
+    // The device restarts its counter after frame 9; frames 1-4 after the restart go upwards again.
+    const sequences = [...Array(10).keys(), ...Array(5).keys()];
+    sequences.forEach((sequence, i) => {
+      device.send({ frame: syntheticFrameMessage(sequence) });
+      neighbour.send({ frame: syntheticFrameMessage(i) });
+    });
+    const report = (await device.waitForReply((reply) => reply.body === 'error')).error!;
+    expect(report.code).toBe('ERR_SEQUENCE_ORDER');
+    expect(report.fatal).toBe(false);
+    expect(uint64ToNumber(report.sequence)).toBe(0);
+    expect(report.message).toContain('frame 0: sequence number is not above the previous frame\'s (9) on stream "probe"');
+
+    await waitUntil(() => server.pipeline.counters('probe').received === sequences.length, 5000, 'every frame received');
+    await waitUntil(() => server.pipeline.counters('probe').inFlight === 0 && server.pipeline.counters('other').inFlight === 0, 5000, 'no frame in flight');
+    const counters = server.pipeline.counters('probe');
+    // Live frames are latest-wins, so some are superseded, but none is invalid: each was taken.
+    expect(counters.dropped.invalid).toBe(0);
+    expect(counters.processed + counters.dropped.superseded).toBe(sequences.length);
+    expect(device.errorCounts).toEqual({ ERR_SEQUENCE_ORDER: 1 });
+    expect(neighbour.errorCounts).toEqual({});
+
+    const metrics = await fetchMetrics(server.url);
+    expect(metricValue(metrics, 'segwithu_sequence_regressions_total', { stream: 'probe' })).toBe(1);
+    expect(metricValue(metrics, 'segwithu_sequence_regressions_total', { stream: 'other' })).toBe(0);
+    expect(metricValue(metrics, 'segwithu_sequence_gap_frames_total', { stream: 'probe' })).toBe(0);
+    expect(metricValue(metrics, 'segwithu_frames_received_total', { stream: 'other' })).toBe(sequences.length);
+    expect(metricValue(metrics, 'segwithu_accounting_ok')).toBe(1);
+
+    const warnings = logRecords(lines).filter((record) => record.msg === 'sequence number at or below the previous frame\'s; frame processed');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ streamId: 'probe', lastSequence: 9, sequence: 0, code: 'ERR_SEQUENCE_ORDER' });
+  });
+
+  it('reconnect with restarted counter', async () => {
+    const server = await startServer({ host: '127.0.0.1', port: 0, tcpPort: 0, logger: silentLogger, pipeline: new FakePipeline(), clientDir: '/nonexistent' });
+    servers.push(server);
+    const hello = { hello: { streamName: 'probe', width: 64, height: 48, pixelFormat: proto.PixelFormat.GRAY8, lossless: true } };
+    const first = await DeviceConnection.connect(`tcp://127.0.0.1:${server.tcpPort}`);
+    first.send(hello);
+    for (let sequence = 0; sequence < 5; sequence += 1) {
+      first.send({ frame: syntheticFrameMessage(sequence) });
+    }
+    await first.waitForAcks(5);
+    await first.close();
+    await waitUntil(async () => (await (await fetch(`${server.url}/api/streams`)).json()).streams[0]?.state === 'ended', 5000, 'the stream to end');
+
+    // The device rebooted: it resumes the stream name but numbers its frames from 0 again.
+    const again = await DeviceConnection.connect(`tcp://127.0.0.1:${server.tcpPort}`);
+    connections.push(again);
+    again.send(hello);
+    const ack = (await again.waitForReply((reply) => reply.body === 'helloAck')).helloAck!;
+    expect(uint64ToNumber(ack.resumeAfterSequence)).toBe(4);
+    for (let sequence = 0; sequence < 3; sequence += 1) {
+      again.send({ frame: syntheticFrameMessage(sequence) });
+    }
+    await again.waitForAcks(3);
+    expect(again.errorCounts).toEqual({ ERR_SEQUENCE_ORDER: 1 });
+
+    await waitUntil(() => server.pipeline.counters('probe').inFlight === 0, 5000, 'no frame in flight');
+    expect(server.pipeline.counters('probe').processed).toBe(8);
+    const metrics = await fetchMetrics(server.url);
+    expect(metricValue(metrics, 'segwithu_sequence_regressions_total', { stream: 'probe' })).toBe(1);
+    expect(metricValue(metrics, 'segwithu_stream_resumes_total', { stream: 'probe' })).toBe(1);
+    expect(metricValue(metrics, 'segwithu_sequence_gap_frames_total', { stream: 'probe' })).toBe(0);
+    expect(metricValue(metrics, 'segwithu_accounting_ok')).toBe(1);
+  });
+});
+
 describe('model that fails to load', () => {
   /** Creates a model folder with the committed manifest; `write` puts its ONNX files there, or leaves them out. */
   function brokenModelDir(write: (dir: string) => void): string {

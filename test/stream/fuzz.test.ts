@@ -2,7 +2,9 @@
 // valid frame or a mutation of one: bit flips, truncation, random bytes, extreme and
 // disagreeing sizes, unknown pixel formats and protocol versions, bad masks, oversize messages
 // and broken framing. Messages go one at a time, and each must end in exactly one outcome:
-//   - accepted: a FrameAck (the stream is lossless, so every accepted frame is acknowledged);
+//   - accepted: a FrameAck (the stream is lossless, so every accepted frame is acknowledged),
+//     preceded by a non-fatal ERR_SEQUENCE_ORDER report when its sequence number is not above
+//     the last accepted frame's (bit flips change sequence numbers);
 //   - rejected: an ErrorReport whose code is one of the server's ingest codes, and for a
 //     targeted mutation, the code that mutation must produce;
 //   - closed: only after a goodbye, a fatal ErrorReport, a WebSocket message beyond ws's
@@ -210,7 +212,14 @@ function sentBody(bytes: Uint8Array): { frame: boolean; goodbye: boolean } {
 }
 
 /** Codes with which a frame of an open stream counts as received and dropped 'invalid'. */
-const FRAME_REJECTIONS: ReadonlySet<string> = new Set(['ERR_PROTOCOL_VERSION', 'ERR_FRAME_SIZE_MISMATCH', 'ERR_FRAME_TOO_LARGE', 'ERR_PIXEL_FORMAT', 'ERR_MASK_SIZE']);
+const FRAME_REJECTIONS: ReadonlySet<string> = new Set(['ERR_PROTOCOL_VERSION', 'ERR_FRAME_SIZE_MISMATCH', 'ERR_FRAME_TOO_LARGE', 'ERR_PIXEL_FORMAT', 'ERR_MASK_SIZE', 'ERR_PIXEL_SPACING', 'ERR_SEQUENCE_RANGE']);
+
+/** Outcome of a frame that was accepted and acknowledged after an ERR_SEQUENCE_ORDER report. */
+const ACK_AFTER_SEQUENCE_ORDER = 'ack after ERR_SEQUENCE_ORDER';
+
+function isAck(outcome: string): boolean {
+  return outcome === 'ack' || outcome === ACK_AFTER_SEQUENCE_ORDER;
+}
 
 interface Tally {
   sent: number;
@@ -252,7 +261,7 @@ class FuzzDevice {
   }
 }
 
-/** Sends one case and waits for its one outcome; returns 'ack', an error code, or 'closed N'. */
+/** Sends one case and waits for its one outcome; returns 'ack' (or ACK_AFTER_SEQUENCE_ORDER), an error code, or 'closed N'. */
 async function sendCase(device: FuzzDevice, fuzzCase: FuzzCase, tcpPort: number | undefined): Promise<string> {
   if (fuzzCase.disconnectAfter === true) {
     // A raw socket of its own, so the device's stream connection is not the one cut.
@@ -283,10 +292,16 @@ async function sendCase(device: FuzzDevice, fuzzCase: FuzzCase, tcpPort: number 
       throw error;
     }
   });
+  const reply = connection.replies[repliesBefore];
+  if (reply?.body === 'error' && reply.error?.code === 'ERR_SEQUENCE_ORDER' && reply.error.fatal !== true) {
+    // A frame numbered at or below the last accepted one (a bit flip changed one of the two
+    // sequence numbers) is still processed: the report comes first, then its FrameAck.
+    await connection.waitUntil(() => connection.ackCount > acksBefore, 10_000, 'the FrameAck after ERR_SEQUENCE_ORDER');
+    return ACK_AFTER_SEQUENCE_ORDER;
+  }
   if (connection.ackCount > acksBefore) {
     return 'ack';
   }
-  const reply = connection.replies[repliesBefore];
   if (reply?.body === 'error' && reply.error?.fatal === true) {
     // The server closes after a fatal report; the next message goes on a new connection.
     await connection.waitUntil(() => false, 10_000, 'the close after a fatal ErrorReport').catch(() => undefined);
@@ -314,10 +329,10 @@ function checkOutcome(fuzzCase: FuzzCase, outcome: string): string | undefined {
     }
     return allowed ? undefined : `${fuzzCase.kind}: connection ${outcome} without a coded reply`;
   }
-  if (outcome !== 'ack' && !isCode) {
+  if (!isAck(outcome) && !isCode) {
     return `${fuzzCase.kind}: reply "${outcome}" is neither a FrameAck nor an ingest error code`;
   }
-  if (expected.outcome === 'accepted' && outcome !== 'ack') {
+  if (expected.outcome === 'accepted' && !isAck(outcome)) {
     return `${fuzzCase.kind}: rejected with ${outcome}, expected accepted`;
   }
   if (expected.outcome === 'rejected' && outcome !== expected.code) {
@@ -346,7 +361,7 @@ async function fuzzTransport(server: RunningServer, transport: 'websocket' | 'tc
       tally.mismatches.push(`${transport} #${index} ${mismatch}`);
     }
     const body = sentBody(fuzzCase.bytes);
-    if (outcome === 'ack' || outcome === 'ERR_MESSAGE_TOO_LARGE' || (body.frame && FRAME_REJECTIONS.has(outcome))) {
+    if (isAck(outcome) || outcome === 'ERR_MESSAGE_TOO_LARGE' || (body.frame && FRAME_REJECTIONS.has(outcome))) {
       tally.framesExpectedReceived += 1;
     }
   }

@@ -82,6 +82,28 @@ describe('frameFromMessage', () => {
     expect(frame.groundTruthMask?.length).toBe(40);
   });
 
+  it('rejects bad pixel spacing', () => {
+    const cases: [string, Partial<segwithu.v1.IFrame>, string][] = [
+      ['NaN x', { pixelSpacingXMm: NaN, pixelSpacingYMm: 0.2 }, 'pixel_spacing_x_mm NaN'],
+      ['negative x', { pixelSpacingXMm: -0.1, pixelSpacingYMm: 0.2 }, 'pixel_spacing_x_mm -0.1'],
+      ['infinite x', { pixelSpacingXMm: Infinity, pixelSpacingYMm: 0.2 }, 'pixel_spacing_x_mm Infinity'],
+      ['NaN y', { pixelSpacingXMm: 0.1, pixelSpacingYMm: NaN }, 'pixel_spacing_y_mm NaN'],
+      ['negative infinite y', { pixelSpacingXMm: 0.1, pixelSpacingYMm: -Infinity }, 'pixel_spacing_y_mm -Infinity'],
+      ['negative y, x unknown', { pixelSpacingXMm: 0, pixelSpacingYMm: -2 }, 'pixel_spacing_y_mm -2'],
+    ];
+    for (const [name, spacing, named] of cases) {
+      const run = () => frameFromMessage(gray8(10, 4, spacing), hello, limits, 0n);
+      expect(codeOf(run), name).toBe('ERR_PIXEL_SPACING');
+      expect(run, name).toThrow(`frame 7: ${named} is not a positive finite number`);
+    }
+  });
+
+  it('accepts pixel spacing 0 as unknown', () => {
+    expect(frameFromMessage(gray8(10, 4, { pixelSpacingXMm: 0, pixelSpacingYMm: 0 }), hello, limits, 0n).pixelSpacingMm).toBeUndefined();
+    expect(frameFromMessage(gray8(10, 4, { pixelSpacingXMm: 0.1, pixelSpacingYMm: 0 }), hello, limits, 0n).pixelSpacingMm).toBeUndefined();
+    expect(frameFromMessage(gray8(10, 4), hello, limits, 0n).pixelSpacingMm).toBeUndefined();
+  });
+
   it('names the value and the fix', () => {
     expect(() => frameFromMessage(gray8(10, 4, { pixels: new Uint8Array(39) }), hello, limits, 0n)).toThrow(
       /frame 7: 39 pixel bytes disagree with 10 × 4 GRAY8 .* needs 40; check width, height/,
