@@ -114,6 +114,7 @@ export function renderMetrics(context: ServerContext): string {
     out.counter('segwithu_sequence_gap_frames_total', 'Sequence numbers the device skipped, reconnects included: frames that never reached the server.', labels, stats.sequenceGapFrames);
     out.counter('segwithu_stream_resumes_total', 'Device reconnects that resumed the stream id.', labels, stats.resumes);
     out.counter('segwithu_sequence_regressions_total', 'Frames numbered at or below the previous frame (repeated, or the device restarted its counter); each was still processed.', labels, stats.sequenceRegressions);
+    out.counter('segwithu_replay_capture_steps_replaced_total', 'Recording replays: steps between capture timestamps that were not positive or above the maximum, paced at the nominal frame interval instead.', labels, stats.captureStepsReplaced);
   }
 
   for (const { streamId, code, count } of telemetry.invalidCounts()) {

@@ -79,6 +79,8 @@ export interface StreamTelemetry {
   sequenceGapFrames: number;
   /** Frames whose sequence number was at or below the previous frame's; each was still processed. */
   sequenceRegressions: number;
+  /** Recording replays only: capture-time steps out of range, paced at the nominal frame interval instead. */
+  captureStepsReplaced: number;
   /** Times a device reconnected and resumed this stream id after its connection ended. */
   resumes: number;
 }
@@ -103,6 +105,7 @@ export class Telemetry {
         viewerUpdatesAwaitingAck: 0,
         sequenceGapFrames: 0,
         sequenceRegressions: 0,
+        captureStepsReplaced: 0,
         resumes: 0,
       };
       this.#streams.set(streamId, entry);

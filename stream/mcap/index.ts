@@ -5,8 +5,8 @@ export type { McapRecorderOptions, RecordedFrame, RecorderState, RecorderStatus,
 export { openRecording } from './reader.js';
 export type { ReadMessagesOptions, Recording, RecordingMessage } from './reader.js';
 export { readRecordedFrames } from './frames.js';
-export { replayRecording } from './replayer.js';
-export type { ReplayOptions } from './replayer.js';
+export { MAX_CAPTURE_STEP_MS, replayRecording } from './replayer.js';
+export type { ReplacedCaptureStep, ReplayOptions } from './replayer.js';
 export { convertFolderToRecordings } from './convert.js';
 export type { ConvertFolderOptions, ConvertedClip } from './convert.js';
 export { TOPICS } from './schemas.js';

@@ -11,6 +11,32 @@ import { readRecordedFrames } from './frames.js';
 import { openRecording } from './reader.js';
 import { TOPICS } from './schemas.js';
 
+/**
+ * Largest step between two frames' capture timestamps that original pacing follows, in ms.
+ * B-mode ultrasound runs at tens of frames per second. A step of more than 5 s within one
+ * stream is therefore a device clock set forward or a pause of the recording, and waiting it
+ * out would freeze the replay for as long, possibly hours. Such a step is replaced by the
+ * nominal frame interval, and so is a step of 0 or below (a clock set back, or frames recorded
+ * without a capture timestamp).
+ */
+export const MAX_CAPTURE_STEP_MS = 5000;
+
+/** Nominal frame interval of a recording with no positive step at all: 30 frames/s, the default replay rate. */
+const DEFAULT_FRAME_INTERVAL_MS = 1000 / 30;
+
+/** A step between capture timestamps that original pacing replaced by the nominal frame interval. */
+export interface ReplacedCaptureStep {
+  /** Pass over the recording, from 0. */
+  pass: number;
+  /** Position in the pass of the frame the step leads to, from 0, counted from `startAtMs`. */
+  frameIndex: number;
+  sequence: number;
+  /** The recorded step from the previous frame in ms, negative when the clock went back. */
+  stepMs: number;
+  /** The interval used instead, in ms of capture time (before `rate` scales it). */
+  nominalIntervalMs: number;
+}
+
 export interface ReplayOptions {
   /** 'original' follows the capture timestamps (scaled by `rate`); 'fast' yields as fast as pulled. Default 'original'. */
   pacing?: 'original' | 'fast';
@@ -28,6 +54,8 @@ export interface ReplayOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Monotonic clock in milliseconds; tests pass a fake. Default: performance.now. */
   nowMs?: () => number;
+  /** Called in original pacing for each capture-time step out of range (see MAX_CAPTURE_STEP_MS). */
+  onStepReplaced?: (step: ReplacedCaptureStep) => void;
 }
 
 /**
@@ -35,31 +63,55 @@ export interface ReplayOptions {
  * p > 0, sequence numbers continue after the previous pass, and capture timestamps move by p
  * times the pass length (first to last frame plus one mean frame interval), so both keep
  * increasing across loops.
+ *
+ * Original pacing waits, before each frame, the step from the previous frame's capture
+ * timestamp divided by `rate`. A step of 0 or below, or above MAX_CAPTURE_STEP_MS, is replaced
+ * by the recording's nominal frame interval (the median of its steps in range) and reported to
+ * `onStepReplaced`. A clock jump therefore neither plays the rest of the recording at once nor
+ * stalls it.
  */
+// NOTE: a finalised recording is read in log-time (capture-time) order, so frames recorded
+// after a device clock was set back play before the frames captured earlier. Only a recording
+// cut short is read in file order, where the backward step shows up and is replaced.
 export async function* replayRecording(filePath: string, options: ReplayOptions = {}): AsyncGenerator<Frame> {
-  const { pacing = 'original', rate = 1, passes = 1, startAtMs = 0, signal, sleep = abortableSleep, nowMs = () => performance.now() } = options;
+  const { pacing = 'original', rate = 1, passes = 1, startAtMs = 0, signal, sleep = abortableSleep, nowMs = () => performance.now(), onStepReplaced } = options;
   if (!(rate > 0)) throw new RangeError(`replayRecording: rate must be positive, got ${rate}.`);
   if (!(passes >= 1)) throw new RangeError(`replayRecording: passes must be at least 1, got ${passes}.`);
 
   const span = await measureRecording(filePath);
   if (!span) return;
   const streamId = options.streamId ?? span.streamName ?? 'replay';
-  const startTimeNs = span.firstNs + BigInt(Math.round(startAtMs * 1e6));
+  // No time filter without startAtMs. In a recording cut short (read in file order), frames
+  // captured after the device clock was set back have log times before the first frame's, so
+  // a filter at that time would leave them out.
+  const startTimeNs = startAtMs > 0 ? span.firstNs + BigInt(Math.round(startAtMs * 1e6)) : undefined;
   const sequenceStep = span.lastSequence - span.firstSequence + 1;
 
-  let replayStartMs: number | undefined;
-  let replayFirstNs: bigint | undefined;
+  // The schedule is absolute: a frame is due at the first frame's time plus the paced steps
+  // before it. A frame that is already late when pulled is therefore yielded at once, and the
+  // delays of a slow consumer do not add up.
+  let dueMs: number | undefined;
+  let previousNs: bigint | undefined;
   for (let pass = 0; pass < passes; pass++) {
     const recording = await openRecording(filePath);
     try {
+      let frameIndex = 0;
       for await (const recorded of readRecordedFrames(recording, { startTimeNs })) {
         if (signal?.aborted) return;
         const captureTimestampNs = recorded.captureTimestampNs + BigInt(pass) * span.passLengthNs;
+        const sequence = recorded.sequence + pass * sequenceStep;
 
         if (pacing === 'original') {
-          replayStartMs ??= nowMs();
-          replayFirstNs ??= captureTimestampNs;
-          const dueMs = replayStartMs + Number(captureTimestampNs - replayFirstNs) / 1e6 / rate;
+          let stepMs = 0;
+          if (previousNs !== undefined) {
+            stepMs = Number(captureTimestampNs - previousNs) / 1e6;
+            if (!(stepMs > 0 && stepMs <= MAX_CAPTURE_STEP_MS)) {
+              onStepReplaced?.({ pass, frameIndex, sequence, stepMs, nominalIntervalMs: span.nominalIntervalMs });
+              stepMs = span.nominalIntervalMs;
+            }
+          }
+          previousNs = captureTimestampNs;
+          dueMs = dueMs === undefined ? nowMs() : dueMs + stepMs / rate;
           const waitMs = dueMs - nowMs();
           if (waitMs > 0) {
             try {
@@ -73,7 +125,7 @@ export async function* replayRecording(filePath: string, options: ReplayOptions 
 
         const frame: Frame = {
           streamId,
-          sequence: recorded.sequence + pass * sequenceStep,
+          sequence,
           captureTimestampNs,
           receivedNs: process.hrtime.bigint(),
           pixelFormat: 'GRAY8',
@@ -85,6 +137,7 @@ export async function* replayRecording(filePath: string, options: ReplayOptions 
         if (recorded.pixelSpacingMm) frame.pixelSpacingMm = recorded.pixelSpacingMm;
         if (recorded.groundTruthMask) frame.groundTruthMask = recorded.groundTruthMask;
         yield frame;
+        frameIndex++;
       }
     } finally {
       await recording.close();
@@ -99,6 +152,12 @@ interface RecordingSpan {
   lastSequence: number;
   /** Shift of capture timestamps from one pass to the next. */
   passLengthNs: bigint;
+  /**
+   * Median of the steps between consecutive frames that lie in (0, MAX_CAPTURE_STEP_MS], in ms.
+   * A recording with no such step (made at under 0.2 frames/s) takes the median of its positive
+   * steps instead, so it still plays at its own rate. Without any positive step, 30 frames/s.
+   */
+  nominalIntervalMs: number;
 }
 
 /** Reads the first and last frame times and sequences; undefined when the recording has no frames. */
@@ -110,12 +169,16 @@ async function measureRecording(filePath: string): Promise<RecordingSpan | undef
     let lastNs = 0n;
     let firstSequence = 0;
     let lastSequence = 0;
+    const positiveStepsMs: number[] = [];
     // The small /frame messages suffice; the images are not decoded.
     for await (const message of recording.messages({ topics: [TOPICS.frame] })) {
       const sequence = Number(recording.decode(message).sequence);
       if (count === 0) {
         firstNs = message.logTimeNs;
         firstSequence = sequence;
+      } else {
+        const stepMs = Number(message.logTimeNs - lastNs) / 1e6;
+        if (stepMs > 0) positiveStepsMs.push(stepMs);
       }
       lastNs = message.logTimeNs;
       lastSequence = sequence;
@@ -125,10 +188,18 @@ async function measureRecording(filePath: string): Promise<RecordingSpan | undef
     const durationNs = lastNs - firstNs;
     // One mean frame interval after the last frame; 1 ms for a single frame.
     const gapNs = count > 1 ? durationNs / BigInt(count - 1) : 1_000_000n;
-    return { streamName: recording.streamName, firstNs, firstSequence, lastSequence, passLengthNs: durationNs + gapNs };
+    const nominalIntervalMs = median(positiveStepsMs.filter((stepMs) => stepMs <= MAX_CAPTURE_STEP_MS)) ?? median(positiveStepsMs) ?? DEFAULT_FRAME_INTERVAL_MS;
+    return { streamName: recording.streamName, firstNs, firstSequence, lastSequence, passLengthNs: durationNs + gapNs, nominalIntervalMs };
   } finally {
     await recording.close();
   }
+}
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -15,7 +15,7 @@ import { OptionError } from '../errors.js';
 import type { McapSourceOptions } from '../options.js';
 import { runReplayLoop, type RunningSource } from '../sources/source.js';
 import { openRecording } from './reader.js';
-import { replayRecording } from './replayer.js';
+import { MAX_CAPTURE_STEP_MS, replayRecording, type ReplacedCaptureStep } from './replayer.js';
 
 export async function startMcapSource(context: ServerContext, options: McapSourceOptions): Promise<RunningSource> {
   const rate = options.rate ?? 'original';
@@ -38,6 +38,18 @@ export async function startMcapSource(context: ServerContext, options: McapSourc
     lossless,
   });
   const abort = new AbortController();
+  let stepsReplaced = 0;
+  const onStepReplaced = (step: ReplacedCaptureStep): void => {
+    stepsReplaced += 1;
+    context.telemetry.stream(stream.id).captureStepsReplaced += 1;
+    // Logged once per replay, because a looped recording repeats the same steps on every pass.
+    if (stepsReplaced === 1) {
+      context.logger.warn(
+        { streamId: stream.id, file: options.file, ...step, maxCaptureStepMs: MAX_CAPTURE_STEP_MS },
+        'capture timestamp step out of range; replay paced at the nominal frame interval (logged once per replay, counted in segwithu_replay_capture_steps_replaced_total)',
+      );
+    }
+  };
   const frames = replayRecording(options.file, {
     pacing: rate === 'max' ? 'fast' : 'original',
     rate: typeof rate === 'number' ? rate : 1,
@@ -45,6 +57,7 @@ export async function startMcapSource(context: ServerContext, options: McapSourc
     startAtMs: (options.fromSeconds ?? 0) * 1000,
     streamId: stream.id,
     signal: abort.signal,
+    onStepReplaced,
   });
   context.logger.info({ streamId: stream.id, file: options.file, rate, lossless, loop, fromSeconds: options.fromSeconds ?? 0 }, 'recording replay started');
 
