@@ -141,6 +141,36 @@ class SegWithUHead(nn.Module):
         out = F.conv2d(v, folded.reshape(count * self.classes, self.probes, 1, 1))  # [B, K*C, h, w]
         return out.reshape(-1, count, self.classes, int(v.shape[2]), int(v.shape[3]))
 
+    def perturbation_differences(self, v: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+        """Delta(s)[1] - Delta(s)[0] for each row s of `coefficients`, two classes only: [B, K, h, w].
+
+        One 1x1 convolution with K output channels, because with two classes the perturbed
+        softmax depends only on the difference of the two perturbed logits.
+        """
+        weight = self.probe_out.weight[:, :, 0, 0]                                      # [2, R]
+        difference = self.sigma() * (weight[1] - weight[0])                             # [R]
+        folded = coefficients * difference[None]                                        # [K, R]
+        return F.conv2d(v, folded.reshape(int(coefficients.shape[0]), self.probes, 1, 1))
+
+    def ambiguity(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Top-2 margin and entropy / ln C of softmax(logits) over dim 1: [B, 1, H, W] each.
+
+        With two classes both follow from d = z1 - z0 without a softmax or top-k: the margin is
+        |p1 - p0| = |tanh(d / 2)|, and -p ln p - (1 - p) ln(1 - p) = p softplus(-d) + (1 - p)
+        softplus(d) for p = sigmoid(d). Both agree with the general forms to within 1e-6 (the
+        general form clamps p at 1e-12, which changes the entropy by under 3e-11 nats).
+        """
+        if self.classes == 2:
+            d = logits[:, 1:2] - logits[:, 0:1]
+            margin = torch.abs(torch.tanh(0.5 * d))
+            # sigmoid(-d) in place of 1 - sigmoid(d), which float32 rounds to 0 once |d| > about 17.
+            entropy = (torch.sigmoid(d) * F.softplus(-d) + torch.sigmoid(-d) * F.softplus(d)) / math.log(2)
+            return margin.detach(), entropy
+        p = torch.softmax(logits, dim=1)
+        top2 = p.topk(2, dim=1).values.detach()
+        entropy = -(p * torch.log(p.clamp_min(1e-12))).sum(dim=1, keepdim=True) / math.log(self.classes)
+        return top2[:, :1] - top2[:, 1:2], entropy
+
     def forward(self, logits: torch.Tensor, taps: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         # Resolution ratios are plain integers, so the exported graph has constant pooling
         # and resize factors (input sizes are fixed; only the batch is dynamic).
@@ -159,12 +189,16 @@ class SegWithUHead(nn.Module):
         ones = torch.ones(1, self.probes, device=v.device)
         delta_one = self.perturbations(v, ones)[:, 0]
         residual_low = (delta_one ** 2).mean(dim=1, keepdim=True)
-        perturbed = torch.softmax(z_low[:, None] + self.perturbations(v, self.signs), dim=2)  # [B,K,C,h,w]
-        epistemic_low = perturbed.var(dim=1, unbiased=False).sum(dim=1, keepdim=True)
+        if self.classes == 2:
+            # The perturbed class-1 probabilities are sigmoid(d_k); class 0 has the same variance.
+            d_perturbed = (z_low[:, 1:2] - z_low[:, 0:1]) + self.perturbation_differences(v, self.signs)  # [B,K,h,w]
+            epistemic_low = 2 * torch.sigmoid(d_perturbed).var(dim=1, unbiased=False, keepdim=True)
+        else:
+            perturbed = torch.softmax(z_low[:, None] + self.perturbations(v, self.signs), dim=2)  # [B,K,C,h,w]
+            epistemic_low = perturbed.var(dim=1, unbiased=False).sum(dim=1, keepdim=True)
         aleatoric_low = F.softplus(self.aleatoric_conv(h))
 
-        top2_low = p_low.topk(2, dim=1).values.detach()
-        margin_low = top2_low[:, :1] - top2_low[:, 1:2]
+        margin_low, _ = self.ambiguity(z_low)
         calibration_low = F.softplus(self.calibration_conv(torch.cat(
             [torch.log1p(epistemic_low + residual_low), torch.log1p(aleatoric_low), margin_low], dim=1)))
 
@@ -174,11 +208,8 @@ class SegWithUHead(nn.Module):
             low = F.interpolate(low, scale_factor=stride, mode="bilinear", align_corners=False)
         epistemic, residual, aleatoric, calibration = low[:, 0:1], low[:, 1:2], low[:, 2:3], low[:, 3:4]
 
-        p = torch.softmax(logits, dim=1)
-        top2 = p.topk(2, dim=1).values.detach()
-        margin = top2[:, :1] - top2[:, 1:2]
+        margin, entropy = self.ambiguity(logits)
         w = torch.exp(-self.gamma * margin)
-        entropy = -(p * torch.log(p.clamp_min(1e-12))).sum(dim=1, keepdim=True) / math.log(self.classes)
         temperature = torch.clamp(torch.sqrt(1 + calibration), min=1.0)
         anchor = torch.log1p(epistemic) + 0.5 * torch.log1p(residual) + 0.25 * torch.log1p(calibration) + 0.25 * entropy + w
         theta_a, theta_b, theta_c = self.theta[0], self.theta[1], self.theta[2]
