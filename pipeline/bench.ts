@@ -30,6 +30,8 @@ export interface BenchOptions {
   maxBatchWaitMs?: number;
   intraOpThreads?: number;
   executionProviders?: string[];
+  /** Lets ONNX Runtime's threads spin-wait between runs, in every phase. Default false, as the server. */
+  allowSpinning?: boolean;
   /** Seconds of each throughput window and of half of each latency phase. Default 5. */
   phaseSeconds?: number;
   /** Input rate of the latency phase and of the soak, frames per second. Default 30. */
@@ -62,6 +64,7 @@ Options:
   --max-batch-wait-ms MS   longest wait for a partly filled batch, ms (default 0)
   --threads N              ONNX Runtime intra-op threads (default 2)
   --providers LIST         comma-separated execution providers (default cpu)
+  --ort-spinning           let ONNX Runtime threads spin-wait between runs (default off, as the server)
   --phase-seconds S        seconds per throughput and latency phase (default 5)
   --fps F                  input rate of the latency phase and the soak, frames/s (default 30)
   --soak-minutes M         minutes of the memory soak (default 0.25; the target is for 10)
@@ -78,6 +81,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions & { help: boolean }
       'max-batch-wait-ms': { type: 'string' },
       threads: { type: 'string' },
       providers: { type: 'string' },
+      'ort-spinning': { type: 'boolean', default: false },
       'phase-seconds': { type: 'string' },
       fps: { type: 'string' },
       'soak-minutes': { type: 'string' },
@@ -102,6 +106,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions & { help: boolean }
     maxBatchWaitMs: number('max-batch-wait-ms', values['max-batch-wait-ms'], 0),
     intraOpThreads: number('threads', values.threads, 1),
     executionProviders: values.providers?.split(',').map((p) => p.trim()).filter(Boolean),
+    allowSpinning: values['ort-spinning'] === true,
     phaseSeconds: number('phase-seconds', values['phase-seconds'], 0.5),
     fps: number('fps', values.fps, 0.1),
     soakMinutes: number('soak-minutes', values['soak-minutes'], 0.05),
@@ -124,6 +129,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     executionProviders: o.executionProviders ?? ['cpu'],
     intraOpThreads: o.intraOpThreads ?? 2,
     graphOptimizationLevel: 'all' as const,
+    allowSpinning: o.allowSpinning ?? false,
   };
 
   const manifest = await loadManifest(modelDir);
@@ -188,7 +194,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
 
 function formatMarkdown(
   r: Omit<BenchReport, 'markdown'>,
-  run: { fps: number; phaseSeconds: number; soakMinutes: number; session: { executionProviders: string[]; intraOpThreads: number } },
+  run: { fps: number; phaseSeconds: number; soakMinutes: number; session: { executionProviders: string[]; intraOpThreads: number; allowSpinning: boolean } },
 ): string {
   const modelMs = r.raw.batch1MedianMs;
   const lat = r.latency.latencyMs;
@@ -228,7 +234,7 @@ function formatMarkdown(
 
   const m = r.machine;
   return [
-    `Machine: ${m.cpu}, ${m.cores} cores; Node ${m.node}; onnxruntime-node ${m.onnxruntime}; providers ${run.session.executionProviders.join(',')}, ${run.session.intraOpThreads} intra-op threads`,
+    `Machine: ${m.cpu}, ${m.cores} cores; Node ${m.node}; onnxruntime-node ${m.onnxruntime}; providers ${run.session.executionProviders.join(',')}, ${run.session.intraOpThreads} intra-op threads, spin-waiting ${run.session.allowSpinning ? 'on' : 'off'}`,
     `Model: ${m.modelId} ${m.modelVersion}, input ${m.input}; synthetic 709×749 GRAY8 frames; throughput windows of ${run.phaseSeconds / 2} s, 3 rounds each side`,
     '',
     '| measure | value | target | result |',

@@ -23,6 +23,7 @@ interface Settings {
   executionProviders: string[];
   intraOpThreads: number;
   graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  allowSpinning: boolean;
   maxBatch: number;
   maxBatchWaitMs: number;
   maxQueuePerStream: number;
@@ -63,6 +64,7 @@ function resolveSettings(o: PipelineOptions, manifest: ModelManifest): Settings 
     executionProviders: o.executionProviders ?? ['cpu'],
     intraOpThreads: integer('intraOpThreads', o.intraOpThreads, 2, 1, 256),
     graphOptimizationLevel: o.graphOptimizationLevel ?? 'all',
+    allowSpinning: o.allowSpinning ?? false,
     maxBatch: integer('maxBatch', o.maxBatch, 4, 1, 256),
     maxBatchWaitMs,
     maxQueuePerStream: integer('maxQueuePerStream', o.maxQueuePerStream, 8, 1, 100_000),
@@ -112,6 +114,7 @@ export async function createPipeline(o: PipelineOptions): Promise<Pipeline> {
       modelVersion: manifest.model.version,
       executionProviders: settings.executionProviders,
       intraOpThreads: settings.intraOpThreads,
+      allowSpinning: settings.allowSpinning,
       maxBatch: settings.maxBatch,
       maxBatchWaitMs: settings.maxBatchWaitMs,
       maxQueuePerStream: settings.maxQueuePerStream,

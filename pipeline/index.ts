@@ -49,6 +49,8 @@ export interface PipelineOptions {
   intraOpThreads?: number;
   /** ONNX Runtime graph optimisation level. Default 'all'. */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Lets ONNX Runtime's intra-op threads spin-wait between runs. Default false (see SessionOptions.allowSpinning). */
+  allowSpinning?: boolean;
   /** Maximum frames in one session.run call, across streams. Default 4. */
   maxBatch?: number;
   /**

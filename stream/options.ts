@@ -97,6 +97,8 @@ export interface ServerOptions {
   /** ONNX Runtime intra-op threads. Default: the pipeline's (2). */
   intraOpThreads?: number;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Lets ONNX Runtime's intra-op threads spin-wait between runs. Default: the pipeline's (false). */
+  allowSpinning?: boolean;
   /** Maximum frames per inference call, across streams. Default: the pipeline's (4). */
   maxBatch?: number;
   /** Maximum wait for a batch to fill, in ms. Default: the pipeline's (0). */

@@ -59,6 +59,7 @@ async function buildPipeline(options: ResolvedServerOptions, context: { logger: 
   if (options.executionProviders !== undefined) pipelineOptions.executionProviders = options.executionProviders;
   if (options.intraOpThreads !== undefined) pipelineOptions.intraOpThreads = options.intraOpThreads;
   if (options.graphOptimizationLevel !== undefined) pipelineOptions.graphOptimizationLevel = options.graphOptimizationLevel;
+  if (options.allowSpinning !== undefined) pipelineOptions.allowSpinning = options.allowSpinning;
   if (options.maxBatch !== undefined) pipelineOptions.maxBatch = options.maxBatch;
   if (options.maxBatchWaitMs !== undefined) pipelineOptions.maxBatchWaitMs = options.maxBatchWaitMs;
   if (options.maxQueuePerStream !== undefined) pipelineOptions.maxQueuePerStream = options.maxQueuePerStream;

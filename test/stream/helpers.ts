@@ -1,6 +1,7 @@
 // Shared pieces of the stream tests: where the model and the datasets are, a viewer client,
 // /metrics parsing, and synthetic frames. Nothing here comes from a dataset.
 
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,7 @@ import { describe } from 'vitest';
 import { WebSocket } from 'ws';
 
 import type { segwithu } from '../../proto/generated/segwithu.js';
+import type { SendSummary } from '../../stream/device-client.js';
 import { encodeViewerRequest, messageBytes, proto } from '../../stream/wire.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -144,4 +146,25 @@ export function syntheticFrameMessage(sequence: number, width = 64, height = 48)
     }
   }
   return { sequence, captureTimestampNs: sequence * 33_000_000, pixelFormat: proto.PixelFormat.GRAY8, width, height, pixels };
+}
+
+/**
+ * Runs `segwithu-live send` in its own process, as a device on another machine would stream, and
+ * returns its JSON summary. `args` are the send options after --json. Rejects with the
+ * command's stderr when it exits with a non-zero code.
+ */
+export async function sendFolderInChildProcess(args: string[]): Promise<SendSummary> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/segwithu-live.js'), 'send', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exitCode = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  if (exitCode !== 0) {
+    throw new Error(`segwithu-live send exited with ${exitCode}: ${stderr.trim()}`);
+  }
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as SendSummary;
 }
