@@ -3,14 +3,15 @@
 // replayed in a loop) and two viewers watch over WS /view. The fast viewer reads everything. The
 // slow one pauses its socket for seconds at a time, so it falls behind.
 //
-// Phases: a baseline with the fast viewer alone, the main phase with both, then a closing
-// baseline with the fast viewer alone again. Every reportIntervalS it prints resident memory,
+// Phases: the main phase (both viewers) is split into blocks, and the fast viewer runs alone
+// for a block before each and after the last. Every reportIntervalS it prints resident memory,
 // per-viewer latency (received by the server -> delivered to the viewer) and the frame
 // counters. At the end it prints a verdict table:
-//   - resident memory at 1 min into the main phase vs at its end, within 5%;
-//   - the fast viewer's p99 with the slow viewer vs without it, moved by 10% or less. The
-//     "without" figure pools both baselines, one before and one after the main phase, so a
-//     drift in the machine's load over the run weighs on both sides of the comparison;
+//   - resident memory after the first minute of the main phase vs at its end, within 5%
+//     (each the mean of a minute of samples);
+//   - the fast viewer's p99 with the slow viewer vs without it, each pooled over its blocks,
+//     moved by 10% or less. Interleaving the blocks lets a drift in the machine's speed over
+//     the run weigh on both sides of the comparison;
 //   - frames lost without being counted: frames the device sent that the server did not
 //     receive, plus received frames neither processed nor counted as dropped, must be 0.
 // Everything runs in one process, so the memory figure covers server, device and viewers.
@@ -46,8 +47,10 @@ export interface SoakOptions {
   minutes?: number;
   /** Frames per second the device sends. Default 30. */
   fps?: number;
-  /** Length of each baseline phase (fast viewer alone, before and after the main phase), in s. Default 60. */
+  /** Length of each block of the fast viewer alone, in s. Default 20. */
   baselineS?: number;
+  /** Blocks the main phase is split into, with a block of the fast viewer alone before each and after the last. Default 5. */
+  blocks?: number;
   /** Interval between progress lines, in s. Default 30. */
   reportIntervalS?: number;
   /** Folder of PNG frames to send in a loop; default: the synthetic probe at 640 × 480. */
@@ -71,12 +74,15 @@ export interface SoakOptions {
 
 export interface SoakReport {
   streamId: string;
-  /** Seconds the main phase ran. */
+  /** Seconds the main phase ran, its blocks added up. */
   mainS: number;
+  /** Resident memory every RSS_SAMPLE_INTERVAL_S of main-phase time. */
   rssSamples: { atS: number; rssBytes: number }[];
+  /** Mean of the samples in the second minute of the main phase: the value after the first minute. */
   rssAtOneMinuteBytes: number;
+  /** Mean of the samples in the last minute of the main phase. */
   rssAtEndBytes: number;
-  /** Fast viewer alone: both baselines pooled, and each on its own. */
+  /** Fast viewer alone: every alone block pooled, the first one, and the last one. */
   baselineFast: LatencySummary;
   baselineBefore: LatencySummary;
   baselineAfter: LatencySummary;
@@ -96,6 +102,12 @@ export interface SoakReport {
 
 /** RSS target: the end of the run within 5% of the value at 1 min. */
 const RSS_TOLERANCE = 0.05;
+/**
+ * Interval between resident memory samples, in s of main-phase time. Single samples move by
+ * a few MiB with the timing of garbage collection (frames are freed in batches), so each end of
+ * the comparison is the mean of a minute of samples.
+ */
+const RSS_SAMPLE_INTERVAL_S = 5;
 /** Fast viewer p99 target: moves by 10% or less when the slow viewer joins. */
 const P99_TOLERANCE = 0.1;
 /** Frames the device may have queued on its socket before it leaves a frame out, as a live device would. */
@@ -251,6 +263,20 @@ async function* folderFrames(dir: string): AsyncGenerator<{ width: number; heigh
   }
 }
 
+/** Returns the mean resident memory of the samples taken in [fromS, toS) of main-phase time, or undefined when there are none. */
+function meanRss(samples: { atS: number; rssBytes: number }[], fromS: number, toS: number): number | undefined {
+  const inWindow = samples.filter((sample) => sample.atS >= fromS && sample.atS < toS);
+  return inWindow.length === 0 ? undefined : inWindow.reduce((sum, sample) => sum + sample.rssBytes, 0) / inWindow.length;
+}
+
+function rssRange(samples: { atS: number; rssBytes: number }[]): string {
+  if (samples.length === 0) {
+    return 'no samples';
+  }
+  const values = samples.map((sample) => sample.rssBytes);
+  return `${formatMiB(Math.min(...values))} to ${formatMiB(Math.max(...values))} (${samples.length} samples, every ${RSS_SAMPLE_INTERVAL_S} s)`;
+}
+
 async function healthy(server: RunningServer): Promise<boolean> {
   try {
     return (await fetch(`${server.url}/healthz`)).status === 200;
@@ -290,7 +316,8 @@ async function runPhase(phaseS: number, reportIntervalS: number, signal: AbortSi
 export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const minutes = options.minutes ?? 10;
   const fps = options.fps ?? 30;
-  const baselineS = options.baselineS ?? 60;
+  const baselineS = options.baselineS ?? 20;
+  const blocks = options.blocks ?? 5;
   const reportIntervalS = options.reportIntervalS ?? 30;
   const slowPauseMs = options.slowPauseMs ?? 3000;
   const slowReadMs = options.slowReadMs ?? 100;
@@ -313,12 +340,13 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     const { streamId } = device;
     const fast = await SoakViewer.connect(server.url, streamId, viewerWindow);
     viewers.push(fast);
-    out(`soak: model ${server.pipeline.manifest.model.id}@${server.pipeline.manifest.model.version}, ${fps} frames/s, baseline ${baselineS} s, main phase ${minutes} min, progress every ${reportIntervalS} s, viewer acknowledgement window ${viewerWindow === 0 ? 'off' : `${viewerWindow} updates`}`);
+    out(`soak: model ${server.pipeline.manifest.model.id}@${server.pipeline.manifest.model.version}, ${fps} frames/s, main phase ${minutes} min in ${blocks} blocks, each after ${baselineS} s of the fast viewer alone (and ${baselineS} s alone at the end), progress every ${reportIntervalS} s, viewer acknowledgement window ${viewerWindow === 0 ? 'off' : `${viewerWindow} updates`}`);
 
     const progress = (phase: string, atS: number, slow?: SoakViewer): void => {
       const counters = server.pipeline.counters(streamId);
       const dropped = DROP_REASONS.filter((reason) => counters.dropped[reason] > 0).map((reason) => `${reason} ${counters.dropped[reason]}`).join(', ') || 'none';
-      out(`${phase} t=${atS.toFixed(0)} s  rss ${formatMiB(process.memoryUsage().rss)}  received ${counters.received} processed ${counters.processed} dropped ${dropped}`);
+      const memory = process.memoryUsage();
+      out(`${phase} t=${atS.toFixed(0)} s  rss ${formatMiB(memory.rss)} (V8 heap ${formatMiB(memory.heapTotal)}, array buffers ${formatMiB(memory.arrayBuffers)})  received ${counters.received} processed ${counters.processed} dropped ${dropped}`);
       out(`    fast viewer ${formatLatency(fast.window.summary())}`);
       fast.window.reset();
       if (slow !== undefined) {
@@ -327,71 +355,86 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       }
     };
 
-    // Baseline: the fast viewer alone. The first seconds (model warm-up) are left out.
-    // NOTE: the baseline runs only before the main phase, so a change in other processes' load
-    // between the phases shows in the p99 comparison as if the slow viewer had caused it.
-    const warmUpS = Math.min(5, baselineS / 4);
-    await runPhase(warmUpS, Infinity, options.signal, () => undefined, () => undefined);
-    fast.phase.reset();
+    // The model's warm-up seconds are left out of every figure.
+    await runPhase(Math.min(5, baselineS / 4), Infinity, options.signal, () => undefined, () => undefined);
     fast.window.reset();
-    const baselinePooled = new LatencyRecorder();
-    fast.alsoRecordTo = baselinePooled;
-    await runPhase(baselineS - warmUpS, reportIntervalS, options.signal, (atS) => progress('baseline', atS + warmUpS), () => undefined);
-    fast.alsoRecordTo = undefined;
-    const baselineBefore = fast.phase.summary();
-    out(`baseline done: fast viewer ${formatLatency(baselineBefore)}`);
 
-    // Main phase: the slow viewer joins and alternates between pausing and reading.
-    fast.phase.reset();
-    fast.window.reset();
-    const slow = await SoakViewer.connect(server.url, streamId, viewerWindow);
-    viewers.push(slow);
-    const cycleSlowViewer = (reading: boolean): void => {
-      if (reading) {
-        slow.resume();
-      } else {
-        slow.pause();
-      }
-      slowTimer = setTimeout(() => cycleSlowViewer(!reading), reading ? slowReadMs : slowPauseMs);
-    };
-    cycleSlowViewer(false);
-
+    // Blocks with the slow viewer alternate with blocks of the fast viewer alone, starting and
+    // ending alone, so that a change in the machine's speed over the run weighs on both sides of
+    // the p99 comparison. Each side's latencies are pooled over its blocks.
+    const alone = new LatencyRecorder();
+    const withSlow = new LatencyRecorder();
+    const slowAll = new LatencyRecorder();
     const rssSamples: { atS: number; rssBytes: number }[] = [];
-    let rssAtOneMinuteBytes: number | undefined;
-    const mainS = await runPhase(
-      minutes * 60,
-      reportIntervalS,
-      options.signal,
-      (atS) => {
-        rssSamples.push({ atS, rssBytes: process.memoryUsage().rss });
-        progress('main', atS, slow);
-      },
-      (atS) => {
-        if (rssAtOneMinuteBytes === undefined && atS >= 60) {
-          rssAtOneMinuteBytes = process.memoryUsage().rss;
-        }
-      },
-    );
-    const rssAtEndBytes = process.memoryUsage().rss;
-    rssAtOneMinuteBytes ??= rssSamples[0]?.rssBytes ?? rssAtEndBytes;
-    const serverUp = await healthy(server);
-    const fastSummary = fast.phase.summary();
-    const slowSummary = slow.phase.summary();
-    out(`main phase done: fast viewer ${formatLatency(fastSummary)}`);
+    let mainS = 0;
+    let baselineBefore: LatencySummary | undefined;
+    let baselineAfter: LatencySummary | undefined;
 
-    // Closing baseline: the slow viewer leaves, the fast viewer runs alone again.
-    clearTimeout(slowTimer);
-    slow.resume();
-    slow.close();
-    await sleep(1000);
-    fast.phase.reset();
-    fast.window.reset();
-    fast.alsoRecordTo = baselinePooled;
-    await runPhase(baselineS - warmUpS, reportIntervalS, options.signal, (atS) => progress('closing baseline', atS), () => undefined);
-    fast.alsoRecordTo = undefined;
-    const baselineAfter = fast.phase.summary();
-    const baselineFast = baselinePooled.summary();
-    out(`closing baseline done: fast viewer ${formatLatency(baselineAfter)}`);
+    const runAloneBlock = async (index: number): Promise<LatencySummary> => {
+      fast.phase.reset();
+      fast.alsoRecordTo = alone;
+      await runPhase(baselineS, reportIntervalS, options.signal, (atS) => progress(`alone ${index + 1}/${blocks + 1}`, atS), () => undefined);
+      fast.alsoRecordTo = undefined;
+      const summary = fast.phase.summary();
+      out(`alone ${index + 1}/${blocks + 1} done: fast viewer ${formatLatency(summary)}`);
+      return summary;
+    };
+
+    const runSlowBlock = async (index: number): Promise<void> => {
+      const slow = await SoakViewer.connect(server.url, streamId, viewerWindow);
+      viewers.push(slow);
+      slow.alsoRecordTo = slowAll;
+      const cycleSlowViewer = (reading: boolean): void => {
+        if (reading) {
+          slow.resume();
+        } else {
+          slow.pause();
+        }
+        slowTimer = setTimeout(() => cycleSlowViewer(!reading), reading ? slowReadMs : slowPauseMs);
+      };
+      cycleSlowViewer(false);
+
+      fast.phase.reset();
+      fast.alsoRecordTo = withSlow;
+      const offsetS = mainS;
+      mainS += await runPhase(
+        blockS,
+        reportIntervalS,
+        options.signal,
+        (atS) => progress(`main ${index + 1}/${blocks}`, offsetS + atS, slow),
+        (atS) => {
+          const mainAtS = offsetS + atS;
+          if (mainAtS >= (rssSamples.at(-1)?.atS ?? 0) + RSS_SAMPLE_INTERVAL_S - 0.5) {
+            rssSamples.push({ atS: mainAtS, rssBytes: process.memoryUsage().rss });
+          }
+        },
+      );
+      fast.alsoRecordTo = undefined;
+      out(`main ${index + 1}/${blocks} done: fast viewer ${formatLatency(fast.phase.summary())}`);
+
+      // The slow viewer leaves; a second of the fast viewer alone lets its last updates drain.
+      clearTimeout(slowTimer);
+      slow.resume();
+      slow.close();
+      await sleep(1000);
+    };
+
+    const blockS = (minutes * 60) / blocks;
+    for (let index = 0; index < blocks && options.signal?.aborted !== true; index += 1) {
+      const summary = await runAloneBlock(index);
+      baselineBefore ??= summary;
+      await runSlowBlock(index);
+    }
+    baselineAfter = await runAloneBlock(blocks);
+    baselineBefore ??= baselineAfter;
+
+    rssSamples.push({ atS: mainS, rssBytes: process.memoryUsage().rss });
+    const rssAtOneMinuteBytes = meanRss(rssSamples, 60, 120) ?? meanRss(rssSamples, 0, Infinity)!;
+    const rssAtEndBytes = meanRss(rssSamples, mainS - 60, Infinity)!;
+    const serverUp = await healthy(server);
+    const fastSummary = withSlow.summary();
+    const slowSummary = slowAll.summary();
+    const baselineFast = alone.summary();
 
     // Accounting: stop the device, wait until the server has every frame it sent and none is in flight.
     await device.stop();
@@ -412,13 +455,13 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     const p99Change = fastSummary.p99Ms / baselineFast.p99Ms - 1;
     const verdicts: Verdict[] = [
       {
-        check: 'resident memory, 1 min vs end',
+        check: 'resident memory, mean of 2nd vs last minute',
         target: `within ${RSS_TOLERANCE * 100}%`,
         measured: `${formatMiB(rssAtOneMinuteBytes)} -> ${formatMiB(rssAtEndBytes)} (${formatPercent(rssChange)})`,
         pass: Math.abs(rssChange) <= RSS_TOLERANCE,
       },
       {
-        check: 'fast viewer p99, with vs without slow viewer (pooled baselines)',
+        check: 'fast viewer p99, with vs without slow viewer (blocks pooled)',
         target: `moves ${P99_TOLERANCE * 100}% or less`,
         measured: `${formatMs(baselineFast.p99Ms)} -> ${formatMs(fastSummary.p99Ms)} (${formatPercent(p99Change)})`,
         pass: Math.abs(p99Change) <= P99_TOLERANCE,
@@ -470,12 +513,13 @@ export function formatSoakReport(report: SoakReport): string {
     ['received / processed / in flight', `${report.counters.received} / ${report.counters.processed} / ${report.counters.inFlight}`],
     ['dropped, by reason', dropped],
     ['updates skipped for slow viewers', String(report.viewerUpdatesSkipped)],
-    ['fast viewer, baseline before', formatLatency(report.baselineBefore)],
-    ['fast viewer, baseline after', formatLatency(report.baselineAfter)],
-    ['fast viewer, baselines pooled', formatLatency(report.baselineFast)],
-    ['fast viewer, main phase', formatLatency(report.fast)],
-    ['slow viewer, main phase', formatLatency(report.slow)],
-    ['resident memory samples', report.rssSamples.map((sample) => `${sample.atS.toFixed(0)} s ${formatMiB(sample.rssBytes)}`).join(', ') || 'none'],
+    ['fast viewer alone, first block', formatLatency(report.baselineBefore)],
+    ['fast viewer alone, last block', formatLatency(report.baselineAfter)],
+    ['fast viewer alone, blocks pooled', formatLatency(report.baselineFast)],
+    ['fast viewer with the slow viewer, blocks pooled', formatLatency(report.fast)],
+    ['slow viewer, blocks pooled', formatLatency(report.slow)],
+    ['resident memory, range after 1 min', rssRange(report.rssSamples.filter((sample) => sample.atS >= 60))],
+    ['resident memory, each minute', report.rssSamples.filter((sample, i) => i === 0 || Math.floor(sample.atS / 60) > Math.floor(report.rssSamples[i - 1].atS / 60)).map((sample) => `${sample.atS.toFixed(0)} s ${formatMiB(sample.rssBytes)}`).join(', ') || 'none'],
   ]);
   return `\n${context}\n\n${formatVerdicts(report.verdicts)}\n`;
 }
@@ -483,7 +527,8 @@ export function formatSoakReport(report: SoakReport): string {
 const SOAK_OPTIONS: readonly OptionSpec[] = [
   { flag: 'minutes', valueName: 'MIN', help: 'Length of the main phase, with both viewers, in minutes.', defaultText: '10' },
   { flag: 'fps', valueName: 'RATE', help: 'Frames per second the device sends.', defaultText: '30' },
-  { flag: 'baseline-s', valueName: 'S', help: 'Length of the baseline phase, fast viewer alone, in s.', defaultText: '60' },
+  { flag: 'baseline-s', valueName: 'S', help: 'Length of each block of the fast viewer alone, in s.', defaultText: '20' },
+  { flag: 'blocks', valueName: 'N', help: 'Blocks the main phase is split into, each after a block of the fast viewer alone.', defaultText: '5' },
   { flag: 'report-interval-s', valueName: 'S', help: 'Interval between progress lines, in s.', defaultText: '30' },
   { flag: 'viewer-window', valueName: 'N', help: 'Updates each viewer may hold unacknowledged (as the browser viewer does); 0 for no acknowledgements, leaving only the send budget.', defaultText: '2' },
   { flag: 'folder', valueName: 'DIR', help: 'Folder of PNG frames to send in a loop.', defaultText: 'the synthetic probe' },
@@ -496,7 +541,8 @@ export const SOAK_USAGE = `Usage: segwithu-live soak [options]
 
 Runs the server in this process with a device and two viewers (one too slow to keep up), prints
 resident memory, latency per viewer and the frame counters every interval, and ends with a
-verdict table. The fast viewer runs alone for a baseline before and after the main phase.
+verdict table. The main phase is split into blocks, and the fast viewer runs alone for a block
+before each and after the last, so that both sides of the latency comparison span the run.
 Exits 1 when a target is missed.
 
 Options:
@@ -525,7 +571,8 @@ export async function runSoakCommand(argv: string[], output: { out: (text: strin
     const report = await runSoak({
       minutes: number('minutes', 10, 'pass minutes, for example 10'),
       fps: number('fps', 30, 'pass frames per second, for example 30'),
-      baselineS: number('baseline-s', 60, 'pass seconds, for example 60'),
+      baselineS: number('baseline-s', 20, 'pass seconds, for example 20'),
+      blocks: typeof values.blocks === 'string' ? parseInteger(values.blocks, '--blocks', 1, 1000, 'pass a whole number of blocks, for example 5') : undefined,
       reportIntervalS: number('report-interval-s', 30, 'pass seconds, for example 30'),
       viewerWindow: typeof values['viewer-window'] === 'string' ? parseInteger(values['viewer-window'], '--viewer-window', 0, MAX_UNACKED_UPDATES_LIMIT, `pass 0 to ${MAX_UNACKED_UPDATES_LIMIT}, for example 2`) : undefined,
       replayDir: typeof values.folder === 'string' ? values.folder : undefined,
