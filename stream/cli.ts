@@ -38,7 +38,7 @@ const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'clip', env: 'SEGWITHU_SOURCE_CLIP', valueName: 'IDS', help: 'Replay: only these clip ids of manifest.csv (comma-separated).', defaultText: 'every clip' },
   { flag: 'model-dir', env: 'SEGWITHU_MODEL_DIR', valueName: 'DIR', help: 'Model folder with manifest.json.', defaultText: 'models/carotid' },
   { flag: 'threads', env: 'SEGWITHU_THREADS', valueName: 'N', help: 'ONNX Runtime intra-op threads.', defaultText: '2' },
-  { flag: 'ort-spinning', env: 'SEGWITHU_ORT_SPINNING', help: 'Let ONNX Runtime threads spin-wait between runs: shorter runs where cores are free, but on few cores the spinning takes CPU from ingest and viewers.' },
+  { flag: 'ort-spinning', env: 'SEGWITHU_ORT_SPINNING', help: 'Let ONNX Runtime threads spin-wait between runs: shorter runs where cores are free, but on few cores the spinning takes CPU from ingest and viewers. The variable takes true or false.', defaultText: 'off' },
   { flag: 'providers', env: 'SEGWITHU_PROVIDERS', valueName: 'LIST', help: 'ONNX Runtime execution providers in order of preference (comma-separated).', defaultText: 'cpu' },
   { flag: 'max-batch', env: 'SEGWITHU_MAX_BATCH', valueName: 'N', help: 'Maximum frames per inference call, across streams.', defaultText: '4' },
   { flag: 'max-batch-wait-ms', env: 'SEGWITHU_MAX_BATCH_WAIT_MS', valueName: 'MS', help: 'Maximum wait for a batch to fill, in ms.', defaultText: '0' },

@@ -78,7 +78,16 @@ export const INGEST_ERROR_CODES: readonly IngestErrorCode[] = [
 ];
 
 /** Codes reported to a viewer in an ErrorReport. */
-export type ViewerErrorCode = 'ERR_DECODE' | 'ERR_PROTOCOL_VERSION' | 'ERR_INVALID_REQUEST' | 'ERR_UNKNOWN_STREAM' | 'ERR_TOO_MANY_VIEWERS' | 'ERR_UNAUTHORIZED';
+export const VIEWER_ERROR_CODES = [
+  'ERR_DECODE',
+  'ERR_PROTOCOL_VERSION',
+  'ERR_INVALID_REQUEST',
+  'ERR_UNKNOWN_STREAM',
+  'ERR_TOO_MANY_VIEWERS',
+  'ERR_TOO_MANY_INVALID_REQUESTS',
+  'ERR_UNAUTHORIZED',
+] as const;
+export type ViewerErrorCode = (typeof VIEWER_ERROR_CODES)[number];
 
 export class IngestError extends Error {
   readonly code: IngestErrorCode;

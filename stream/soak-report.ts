@@ -66,6 +66,8 @@ export interface Verdict {
   target: string;
   measured: string;
   pass: boolean;
+  /** True when the run was too short or stopped too early to measure this check; it then counts as neither pass nor miss. */
+  notMeasured?: boolean;
 }
 
 export function formatMiB(bytes: number): string {
@@ -92,5 +94,12 @@ export function formatTable(header: string[], rows: string[][]): string {
 }
 
 export function formatVerdicts(verdicts: Verdict[]): string {
-  return formatTable(['check', 'target', 'measured', 'verdict'], verdicts.map((verdict) => [verdict.check, verdict.target, verdict.measured, verdict.pass ? 'pass' : 'MISS']));
+  return formatTable(['check', 'target', 'measured', 'verdict'], verdicts.map((verdict) => [verdict.check, verdict.target, verdict.measured, verdictText(verdict)]));
+}
+
+function verdictText(verdict: Verdict): string {
+  if (verdict.notMeasured === true) {
+    return 'not measured';
+  }
+  return verdict.pass ? 'pass' : 'MISS';
 }

@@ -3,7 +3,7 @@
 // received -> sent latency. /metrics renders them with the pipeline's figures.
 
 import type { HistogramSnapshot } from '../pipeline/index.js';
-import { INGEST_ERROR_CODES, type IngestErrorCode, type ViewerErrorCode } from './errors.js';
+import { INGEST_ERROR_CODES, type IngestErrorCode, VIEWER_ERROR_CODES, type ViewerErrorCode } from './errors.js';
 
 /** Label used for rejected messages that arrived before a stream existed (no hello yet). */
 export const NO_STREAM = '';
@@ -166,8 +166,9 @@ export class Telemetry {
     this.#viewerRejections.set(code, (this.#viewerRejections.get(code) ?? 0) + 1);
   }
 
+  /** Rejected viewer requests by code, every code listed (zeros included) so series never vanish. */
   viewerRejections(): { code: ViewerErrorCode; count: number }[] {
-    return [...this.#viewerRejections].map(([code, count]) => ({ code, count }));
+    return VIEWER_ERROR_CODES.map((code) => ({ code, count: this.#viewerRejections.get(code) ?? 0 }));
   }
 
   authFailures(): { role: string; transport: string; count: number }[] {

@@ -20,7 +20,7 @@ import type { RateLimitedLog } from './log.js';
 import type { StreamEntry, StreamRegistry } from './registry.js';
 import type { Telemetry } from './telemetry.js';
 import { encodeViewerUpdate, wrapViewerUpdate } from './viewer-update.js';
-import { bigIntToUint64, encodeViewerMessage, PROTOCOL_VERSION, proto, wallClockNs } from './wire.js';
+import { bigIntToUint64, encodeViewerMessage, PROTOCOL_VERSION, proto, uint64ToBigInt, wallClockNs } from './wire.js';
 
 /** The part of a ws WebSocket the hub uses. */
 export interface ViewerSocket {
@@ -35,6 +35,16 @@ const OPEN = 1;
 
 /** Largest acknowledgement window a viewer may ask for, in updates. */
 export const MAX_UNACKED_UPDATES_LIMIT = 64;
+
+/**
+ * Rejected requests a viewer may send within REJECTION_WINDOW_MS before it is disconnected. Each
+ * rejection costs an error object, a log call and a reply, so a viewer flooding bad requests
+ * would otherwise hold the event loop that serves every other viewer.
+ */
+const MAX_REJECTIONS = 50;
+const REJECTION_WINDOW_MS = 10_000;
+/** WebSocket close code for a policy violation. */
+const CLOSE_POLICY_VIOLATION = 1008;
 
 export interface Viewer {
   readonly id: number;
@@ -51,6 +61,9 @@ export interface Viewer {
   lastSentUpdateId: number;
   /** Highest update_id the viewer acknowledged. */
   lastAckedUpdateId: number;
+  /** Requests rejected since rejectionWindowStartMs (performance.now()). */
+  rejections: number;
+  rejectionWindowStartMs: number;
 }
 
 export interface ViewerHubOptions {
@@ -113,6 +126,8 @@ export class ViewerHub {
       maxUnackedUpdates: 0,
       lastSentUpdateId: 0,
       lastAckedUpdateId: 0,
+      rejections: 0,
+      rejectionWindowStartMs: performance.now(),
     };
     this.#viewers.add(viewer);
     this.#options.logger.info({ viewerId: viewer.id, remoteAddress }, 'viewer connected');
@@ -130,6 +145,10 @@ export class ViewerHub {
 
   /** Handles one ViewerRequest; a bad request gets an ErrorReport back and the viewer stays connected. */
   handleRequest(viewer: Viewer, bytes: Uint8Array): void {
+    // A viewer disconnected for too many rejected requests can still have messages in flight.
+    if (!this.#viewers.has(viewer)) {
+      return;
+    }
     let request: segwithu.v1.ViewerRequest;
     try {
       request = proto.ViewerRequest.decode(bytes);
@@ -149,14 +168,11 @@ export class ViewerHub {
           this.#reject(viewer, new ViewerError('ERR_INVALID_REQUEST', `max_unacked_updates ${window} is above the limit of ${MAX_UNACKED_UPDATES_LIMIT}; ask for 1 to ${MAX_UNACKED_UPDATES_LIMIT} updates, or 0 for no acknowledgements`));
           return;
         }
-        viewer.maxUnackedUpdates = window;
-        // Updates still in flight from before are forgiven, so a viewer that discards them is not held back.
-        viewer.lastAckedUpdateId = viewer.lastSentUpdateId;
-        this.#subscribe(viewer, request.subscribe?.streamId ?? '');
+        this.#subscribe(viewer, request.subscribe?.streamId ?? '', window);
         return;
       }
       case 'ack':
-        this.#acknowledge(viewer, Number(request.ack?.updateId ?? 0));
+        this.#acknowledge(viewer, uint64ToBigInt(request.ack?.updateId ?? 0));
         return;
       case 'ping':
         this.#send(viewer, encodeViewerMessage({
@@ -180,17 +196,25 @@ export class ViewerHub {
     }
   }
 
-  #acknowledge(viewer: Viewer, updateId: number): void {
-    if (!Number.isSafeInteger(updateId) || updateId > viewer.lastSentUpdateId) {
+  #acknowledge(viewer: Viewer, updateId: bigint): void {
+    if (updateId === 0n) {
+      return;
+    }
+    if (viewer.maxUnackedUpdates === 0) {
+      this.#reject(viewer, new ViewerError('ERR_INVALID_REQUEST', `ack for update_id ${updateId}, but this subscription has no acknowledgement window (max_unacked_updates 0), so its updates carry no update_id; subscribe with max_unacked_updates 1 to ${MAX_UNACKED_UPDATES_LIMIT} to use acks`));
+      return;
+    }
+    if (updateId > BigInt(viewer.lastSentUpdateId)) {
       this.#reject(viewer, new ViewerError('ERR_INVALID_REQUEST', `ack for update_id ${updateId}, but the last update sent to this viewer was ${viewer.lastSentUpdateId}; acknowledge only update ids received`));
       return;
     }
     // Acks are cumulative, so an older or repeated one changes nothing.
-    viewer.lastAckedUpdateId = Math.max(viewer.lastAckedUpdateId, updateId);
+    viewer.lastAckedUpdateId = Math.max(viewer.lastAckedUpdateId, Number(updateId));
   }
 
-  #subscribe(viewer: Viewer, requestedId: string): void {
-    const { registry } = this.#options;
+  /** Subscribes the viewer with acknowledgement window `window`; a rejected request leaves its subscription as it was. */
+  #subscribe(viewer: Viewer, requestedId: string, window: number): void {
+    const { registry, maxViewersPerStream } = this.#options;
     const entry = requestedId === '' ? registry.active()[0] : registry.get(requestedId);
 
     if (entry === undefined && requestedId !== '') {
@@ -198,7 +222,17 @@ export class ViewerHub {
       this.#reject(viewer, new ViewerError('ERR_UNKNOWN_STREAM', `stream "${requestedId}" is not known (streams: ${known}); subscribe to one of them, or to "" for the first live stream`));
       return;
     }
+    const sameStream = entry !== undefined && entry.id === viewer.streamId;
+    if (entry !== undefined && !sameStream && entry.viewers >= maxViewersPerStream) {
+      this.#rejectFullStream(viewer, entry);
+      return;
+    }
 
+    // Updates still in flight from before are forgiven, so a viewer that discards them is not
+    // held back. Results held back on the same stream are still reported on the next update.
+    const skippedSinceLast = sameStream ? viewer.skippedSinceLast : 0;
+    viewer.maxUnackedUpdates = window;
+    viewer.lastAckedUpdateId = viewer.lastSentUpdateId;
     this.#unbind(viewer);
     if (entry === undefined) {
       viewer.waitingForStream = true;
@@ -206,11 +240,17 @@ export class ViewerHub {
       return;
     }
     this.#bind(viewer, entry);
+    viewer.skippedSinceLast = skippedSinceLast;
+  }
+
+  #rejectFullStream(viewer: Viewer, entry: StreamEntry): void {
+    const current = viewer.streamId === undefined ? '' : ` The viewer stays subscribed to "${viewer.streamId}".`;
+    this.#reject(viewer, new ViewerError('ERR_TOO_MANY_VIEWERS', `stream "${entry.id}" already has ${entry.viewers} viewers (maxViewersPerStream ${this.#options.maxViewersPerStream}); close another viewer or raise --max-viewers-per-stream.${current}`));
   }
 
   #bind(viewer: Viewer, entry: StreamEntry): void {
     if (entry.viewers >= this.#options.maxViewersPerStream) {
-      this.#reject(viewer, new ViewerError('ERR_TOO_MANY_VIEWERS', `stream "${entry.id}" already has ${entry.viewers} viewers (maxViewersPerStream ${this.#options.maxViewersPerStream}); close another viewer or raise --max-viewers-per-stream`));
+      this.#rejectFullStream(viewer, entry);
       return;
     }
     viewer.streamId = entry.id;
@@ -298,6 +338,16 @@ export class ViewerHub {
 
   #reject(viewer: Viewer, error: ViewerError): void {
     this.#options.telemetry.countViewerRejection(error.code);
+    const nowMs = performance.now();
+    if (nowMs - viewer.rejectionWindowStartMs > REJECTION_WINDOW_MS) {
+      viewer.rejections = 0;
+      viewer.rejectionWindowStartMs = nowMs;
+    }
+    viewer.rejections += 1;
+    if (viewer.rejections > MAX_REJECTIONS) {
+      this.#disconnectForRejections(viewer);
+      return;
+    }
     this.#options.errorLog.warn(
       `viewer:${viewer.id}:${error.code}`,
       { viewerId: viewer.id, streamId: viewer.streamId, code: error.code, remoteAddress: viewer.remoteAddress, err: error.message },
@@ -306,10 +356,31 @@ export class ViewerHub {
     this.#send(viewer, encodeViewerMessage({ error: { code: error.code, message: error.message, fatal: false } }));
   }
 
-  /** Sends a control message; control messages are small and skipped only when the socket is not open. */
-  #send(viewer: Viewer, bytes: Uint8Array): void {
-    if (viewer.socket.readyState === OPEN) {
-      viewer.socket.send(bytes);
+  #disconnectForRejections(viewer: Viewer): void {
+    if (viewer.rejections !== MAX_REJECTIONS + 1) {
+      return;
     }
+    this.#options.telemetry.countViewerRejection('ERR_TOO_MANY_INVALID_REQUESTS');
+    const message = `more than ${MAX_REJECTIONS} requests rejected within ${REJECTION_WINDOW_MS / 1000} s; fix the requests the earlier error reports name, then reconnect`;
+    this.#options.logger.warn({ viewerId: viewer.id, streamId: viewer.streamId, remoteAddress: viewer.remoteAddress }, `viewer disconnected: ${message}`);
+    this.#send(viewer, encodeViewerMessage({ error: { code: 'ERR_TOO_MANY_INVALID_REQUESTS', message, fatal: true } }));
+    viewer.socket.close(CLOSE_POLICY_VIOLATION, 'ERR_TOO_MANY_INVALID_REQUESTS');
+    this.remove(viewer, 'too many invalid requests');
+  }
+
+  /**
+   * Sends a control message unless the socket is closed or already has more than the send
+   * budget queued, because a viewer that sends requests but does not read the replies must not
+   * grow the server's memory.
+   */
+  #send(viewer: Viewer, bytes: Uint8Array): void {
+    if (viewer.socket.readyState !== OPEN) {
+      return;
+    }
+    if (viewer.socket.bufferedAmount > this.#options.maxBufferedBytes) {
+      this.#options.errorLog.warn(`viewer:${viewer.id}:control-skipped`, { viewerId: viewer.id, bufferedBytes: viewer.socket.bufferedAmount }, 'control message not sent: the viewer is not reading its socket');
+      return;
+    }
+    viewer.socket.send(bytes);
   }
 }

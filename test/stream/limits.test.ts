@@ -195,5 +195,18 @@ describe('viewer limits', () => {
     connection.send({ frame: syntheticFrameMessage(0) });
     await first.waitFor(() => first.updates().length === 1);
     expect(second.updates()).toHaveLength(0);
+
+    // A full stream rejects a viewer moving over from another stream without unsubscribing it.
+    const other = await connect(ingestUrl(server));
+    hello(other, 'other', true);
+    await other.waitForReply((reply) => reply.body === 'helloAck');
+    second.subscribe('other');
+    await second.waitFor(() => second.messages.filter((message) => message.body === 'subscribed').length === 1);
+    second.subscribe('probe');
+    await second.waitFor(() => second.messages.filter((message) => message.body === 'error').length === 2);
+    expect(second.messages.filter((message) => message.body === 'error')[1].error?.message).toContain('stays subscribed to "other"');
+    other.send({ frame: syntheticFrameMessage(0) });
+    await second.waitFor(() => second.updates().length === 1, 5_000, 'the update of the stream it stayed on');
+    expect(second.updates()[0].result?.streamId).toBe('other');
   });
 });

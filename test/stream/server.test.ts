@@ -248,6 +248,66 @@ describe('viewer fan-out', () => {
     expect(viewer.socket.readyState).toBe(viewer.socket.OPEN);
   });
 
+  it('invalid request flood disconnects viewer', async () => {
+    const server = await start();
+    const { connection, streamId } = await device(ingestUrl(server), 'probe', { lossless: true });
+    const flooder = await TestViewer.connect(server.url);
+    const calm = await TestViewer.connect(server.url);
+    flooder.subscribe(streamId, 2);
+    calm.subscribe(streamId);
+    await calm.waitFor(() => calm.messages.some((m) => m.body === 'subscribed'));
+
+    for (let i = 0; i < 200; i += 1) {
+      flooder.ack(1_000_000);
+    }
+    const closed = await flooder.closed;
+    expect(closed.code).toBe(1008);
+    expect(closed.reason).toBe('ERR_TOO_MANY_INVALID_REQUESTS');
+    const errors = flooder.messages.filter((m) => m.body === 'error').map((m) => m.error!);
+    expect(errors.filter((error) => error.code === 'ERR_INVALID_REQUEST')).toHaveLength(50);
+    expect(errors.at(-1)?.code).toBe('ERR_TOO_MANY_INVALID_REQUESTS');
+    expect(errors.at(-1)?.fatal).toBe(true);
+
+    // The other viewer of the stream still gets every result.
+    for (let sequence = 0; sequence < 5; sequence += 1) {
+      connection.send({ frame: syntheticFrameMessage(sequence) });
+    }
+    await connection.waitForAcks(5);
+    await calm.waitFor(() => calm.updates().length === 5, 5_000, 'five updates at the other viewer');
+    const metrics = await fetchMetrics(server.url);
+    expect(metricValue(metrics, 'segwithu_viewer_requests_rejected_total', { code: 'ERR_TOO_MANY_INVALID_REQUESTS' })).toBe(1);
+    expect(metricValue(metrics, 'segwithu_viewer_requests_rejected_total', { code: 'ERR_UNKNOWN_STREAM' })).toBe(0);
+    expect(metricValue(metrics, 'segwithu_viewers', { stream: streamId })).toBe(1);
+  });
+
+  it('rejected subscribe keeps window', async () => {
+    const server = await start();
+    const { connection, streamId } = await device(ingestUrl(server), 'probe', { lossless: true });
+    const viewer = await TestViewer.connect(server.url);
+    viewer.subscribe(streamId, 2);
+    await viewer.waitFor(() => viewer.messages.some((m) => m.body === 'subscribed'));
+    viewer.subscribe('no-such-stream', 0);
+    await viewer.waitFor(() => viewer.messages.some((m) => m.body === 'error'));
+    expect(viewer.messages.find((m) => m.body === 'error')?.error?.code).toBe('ERR_UNKNOWN_STREAM');
+
+    for (let sequence = 0; sequence < 6; sequence += 1) {
+      connection.send({ frame: syntheticFrameMessage(sequence) });
+    }
+    await connection.waitForAcks(6);
+    await waitUntil(() => server.pipeline.counters(streamId).processed === 6, 10_000, 'six frames processed');
+
+    // Still subscribed with window 2: two updates, then the rest held back.
+    await viewer.waitFor(() => viewer.updates().length === 2, 5_000, 'two updates');
+    expect(viewer.updates().map((update) => uint64ToNumber(update.updateId))).toEqual([1, 2]);
+
+    // Subscribing again to the same stream keeps the count of results held back.
+    viewer.subscribe(streamId, 2);
+    await viewer.waitFor(() => viewer.messages.filter((m) => m.body === 'subscribed').length === 2);
+    connection.send({ frame: syntheticFrameMessage(6) });
+    await viewer.waitFor(() => viewer.updates().length === 3, 5_000, 'the update after the new subscription');
+    expect(uint64ToNumber(viewer.updates()[2].skippedSinceLast)).toBe(4);
+  });
+
   it('unknown stream gets coded error', async () => {
     const server = await start();
     const viewer = await TestViewer.connect(server.url);
