@@ -17,7 +17,7 @@ import { convertFolderToRecordings } from './convert.js';
 export const MCAP_SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'record', env: 'SEGWITHU_RECORD', valueName: 'DIR', help: 'Record every stream (frames, masks and results) to MCAP files in this folder, on a worker thread.', defaultText: 'no recording' },
   { flag: 'record-max-file-mb', env: 'SEGWITHU_RECORD_MAX_FILE_MB', valueName: 'MB', help: 'Recording: start a new file after this many MiB.', defaultText: '1024' },
-  { flag: 'record-max-file-minutes', env: 'SEGWITHU_RECORD_MAX_FILE_MINUTES', valueName: 'MIN', help: 'Recording: start a new file after this many minutes of capture time.', defaultText: '10' },
+  { flag: 'record-max-file-minutes', env: 'SEGWITHU_RECORD_MAX_FILE_MINUTES', valueName: 'MIN', help: 'Recording: start a new file after this many minutes of log time (the capture time, or the recorder clock for frames without one).', defaultText: '10' },
   { flag: 'record-queue', env: 'SEGWITHU_RECORD_QUEUE', valueName: 'N', help: 'Recording: frames waiting for the recording thread; beyond it frames are dropped from the recording (counted), never from the stream.', defaultText: '32' },
   { flag: 'rate', valueName: 'RATE', help: 'mcap source: original (recorded timing), a speed factor such as 2, or max (lossless, as fast as the pipeline takes frames).', defaultText: 'original' },
   { flag: 'from', valueName: 'SECONDS', help: 'mcap source: start this many seconds after the first recorded frame.', defaultText: '0' },

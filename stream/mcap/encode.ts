@@ -9,7 +9,7 @@ import { FRAME_ID_FRAME, FRAME_ID_MODEL, TOPICS, recordingSchemas, type Topic } 
 /** A frame as the recorder takes it: already 8-bit grey, with the metadata a replay needs. */
 export interface RecordedFrame {
   sequence: number;
-  /** Device clock, Unix epoch, nanoseconds; the recording's log time. */
+  /** Device clock, Unix epoch, nanoseconds; 0 when unknown. The recorder derives the log time from it. */
   captureTimestampNs: bigint;
   width: number;
   height: number;

@@ -18,7 +18,10 @@ import { TOPICS } from './schemas.js';
 export interface RecordingMessage {
   topic: string;
   schemaName: string;
-  /** Capture time of the frame the message belongs to, Unix epoch, ns. */
+  /**
+   * Log time of the frame the message belongs to, Unix epoch, ns: its capture time, unless that
+   * was 0 or not later than the previous frame's (see McapRecorder). /frame stores the capture time.
+   */
   logTimeNs: bigint;
   /** MCAP sequence: the frame's sequence number modulo 2^32. */
   sequence: number;

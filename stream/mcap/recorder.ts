@@ -49,13 +49,13 @@ export interface McapRecorderOptions {
   zstdLevel?: number;
   /** A new file starts after the frame that brings the current one to this many bytes. Default 1 GiB. */
   maxFileBytes?: number;
-  /** Capture time one file spans at most; a frame beyond it starts a new file. Default 10 minutes. */
+  /** Log time one file spans at most (see #nextLogTime); a frame beyond it starts a new file. Default 10 minutes. */
   maxFileDurationMs?: number;
   /** Frames waiting to be written; write() drops beyond it. Default 32. */
   maxQueuedFrames?: number;
   /** Opens an output file; tests pass one that fails. Default: create the file, never overwrite. */
   openFile?: OpenRecordingFile;
-  /** Clock for file names. Default: the system clock. */
+  /** Clock for file names and for the log time of frames with capture time 0. Default: the system clock. */
   now?: () => Date;
   /** Names the file of each part (0, 1, ...). Default: <stream>_<UTC start time>_<part>.mcap. */
   fileName?: (part: number) => string;
@@ -106,6 +106,7 @@ export class McapRecorder {
   readonly #maxFileDurationNs: bigint;
   readonly #maxQueuedFrames: number;
   readonly #openFile: OpenRecordingFile;
+  readonly #now: () => Date;
   readonly #startedAt: Date;
   readonly #fileName: (part: number) => string;
   readonly #metadata: Record<string, Record<string, string>>;
@@ -117,6 +118,8 @@ export class McapRecorder {
   readonly #files: string[] = [];
   #framesWritten = 0;
   #framesDropped = 0;
+  /** Log time of the last frame written, in ns. */
+  #previousLogTimeNs?: bigint;
 
   readonly #queue: QueuedFrame[] = [];
   #part?: OpenPart;
@@ -153,6 +156,7 @@ export class McapRecorder {
     this.#maxFileDurationNs = BigInt(Math.round(maxFileDurationMs)) * 1_000_000n;
     this.#maxQueuedFrames = maxQueuedFrames;
     this.#openFile = openFile;
+    this.#now = now;
     this.#startedAt = now();
     this.#fileName = fileName ?? ((part) => this.#defaultFileName(part));
     this.#metadata = metadata;
@@ -284,7 +288,7 @@ export class McapRecorder {
   }
 
   async #writeFrame(frame: RecordedFrame, messages: EncodedMessage[]): Promise<void> {
-    const logTime = frame.captureTimestampNs;
+    const logTime = this.#nextLogTime(frame);
     // A frame at or beyond maxFileDurationMs after the file's first frame starts the next file.
     const first = this.#part?.firstLogTimeNs;
     if (first !== undefined && logTime - first >= this.#maxFileDurationNs) await this.#finishPart();
@@ -303,6 +307,21 @@ export class McapRecorder {
     }
 
     if (part.writable.position() >= BigInt(this.#maxFileBytes)) await this.#finishPart();
+  }
+
+  /**
+   * Returns the log time of a frame's messages: its capture time, or the recorder's clock when
+   * the capture time is 0 (unknown), raised to 1 ns after the previous frame's log time when not
+   * later. Log times are therefore unique and increasing within the stream, across files. The
+   * reader groups a frame's messages by log time, so this keeps frames with repeated sequence
+   * numbers or capture times apart, and an indexed read returns frames in recording order.
+   */
+  #nextLogTime(frame: RecordedFrame): bigint {
+    const candidate = frame.captureTimestampNs > 0n ? frame.captureTimestampNs : BigInt(this.#now().getTime()) * 1_000_000n;
+    const previous = this.#previousLogTimeNs;
+    const logTime = previous !== undefined && candidate <= previous ? previous + 1n : candidate;
+    this.#previousLogTimeNs = logTime;
+    return logTime;
   }
 
   async #startPart(): Promise<OpenPart> {

@@ -44,7 +44,7 @@ export interface ReplayOptions {
   rate?: number;
   /** Passes over the recording; Infinity loops until `signal` aborts. Default 1. */
   passes?: number;
-  /** Start this many milliseconds of capture time after the recording's first frame. Default 0. */
+  /** Start this many milliseconds of log time (capture time where frames have one) after the recording's first frame. Default 0. */
   startAtMs?: number;
   /** Stream id of the yielded frames. Default: the recording's stream name. */
   streamId?: string;
@@ -70,9 +70,9 @@ export interface ReplayOptions {
  * `onStepReplaced`. A clock jump therefore neither plays the rest of the recording at once nor
  * stalls it.
  */
-// NOTE: a finalised recording is read in log-time (capture-time) order, so frames recorded
-// after a device clock was set back play before the frames captured earlier. Only a recording
-// cut short is read in file order, where the backward step shows up and is replaced.
+// NOTE: McapRecorder keeps log times increasing, so frames play in recording order. In a
+// finalised recording from an earlier recorder, whose log time was the capture time, frames
+// recorded after a device clock was set back play before the frames captured earlier.
 export async function* replayRecording(filePath: string, options: ReplayOptions = {}): AsyncGenerator<Frame> {
   const { pacing = 'original', rate = 1, passes = 1, startAtMs = 0, signal, sleep = abortableSleep, nowMs = () => performance.now(), onStepReplaced } = options;
   if (!(rate > 0)) throw new RangeError(`replayRecording: rate must be positive, got ${rate}.`);
@@ -84,7 +84,7 @@ export async function* replayRecording(filePath: string, options: ReplayOptions 
   // No time filter without startAtMs. In a recording cut short (read in file order), frames
   // captured after the device clock was set back have log times before the first frame's, so
   // a filter at that time would leave them out.
-  const startTimeNs = startAtMs > 0 ? span.firstNs + BigInt(Math.round(startAtMs * 1e6)) : undefined;
+  const startTimeNs = startAtMs > 0 ? span.firstLogTimeNs + BigInt(Math.round(startAtMs * 1e6)) : undefined;
   const sequenceStep = span.lastSequence - span.firstSequence + 1;
 
   // The schedule is absolute: a frame is due at the first frame's time plus the paced steps
@@ -147,10 +147,11 @@ export async function* replayRecording(filePath: string, options: ReplayOptions 
 
 interface RecordingSpan {
   streamName: string | undefined;
-  firstNs: bigint;
+  /** Log time of the first frame, where a start time filter counts from. */
+  firstLogTimeNs: bigint;
   firstSequence: number;
   lastSequence: number;
-  /** Shift of capture timestamps from one pass to the next. */
+  /** Shift of capture timestamps from one pass to the next, from the first and last capture timestamps. */
   passLengthNs: bigint;
   /**
    * Median of the steps between consecutive frames that lie in (0, MAX_CAPTURE_STEP_MS], in ms.
@@ -160,36 +161,50 @@ interface RecordingSpan {
   nominalIntervalMs: number;
 }
 
-/** Reads the first and last frame times and sequences; undefined when the recording has no frames. */
+/**
+ * Reads the first and last frame times and sequences; undefined when the recording has no frames.
+ * The steps come from the capture timestamps in /frame, as the replay paces by them: log times
+ * can differ from them (see McapRecorder's log times).
+ */
 async function measureRecording(filePath: string): Promise<RecordingSpan | undefined> {
   const recording = await openRecording(filePath);
   try {
     let count = 0;
-    let firstNs = 0n;
+    let firstLogTimeNs = 0n;
+    let minNs = 0n;
+    let maxNs = 0n;
     let lastNs = 0n;
     let firstSequence = 0;
     let lastSequence = 0;
     const positiveStepsMs: number[] = [];
     // The small /frame messages suffice; the images are not decoded.
     for await (const message of recording.messages({ topics: [TOPICS.frame] })) {
-      const sequence = Number(recording.decode(message).sequence);
+      const metadata = recording.decode(message);
+      const sequence = Number(metadata.sequence);
+      // The decoder returns 64-bit integers as decimal strings.
+      const captureTimestampNs = BigInt(String(metadata.capture_timestamp_ns));
       if (count === 0) {
-        firstNs = message.logTimeNs;
+        firstLogTimeNs = message.logTimeNs;
+        minNs = captureTimestampNs;
+        maxNs = captureTimestampNs;
         firstSequence = sequence;
       } else {
-        const stepMs = Number(message.logTimeNs - lastNs) / 1e6;
+        const stepMs = Number(captureTimestampNs - lastNs) / 1e6;
         if (stepMs > 0) positiveStepsMs.push(stepMs);
       }
-      lastNs = message.logTimeNs;
+      if (captureTimestampNs < minNs) minNs = captureTimestampNs;
+      if (captureTimestampNs > maxNs) maxNs = captureTimestampNs;
+      lastNs = captureTimestampNs;
       lastSequence = sequence;
       count++;
     }
     if (count === 0) return undefined;
-    const durationNs = lastNs - firstNs;
+    // Earliest to latest capture timestamp, so that a clock set back does not shorten it.
+    const durationNs = maxNs - minNs;
     // One mean frame interval after the last frame; 1 ms for a single frame.
     const gapNs = count > 1 ? durationNs / BigInt(count - 1) : 1_000_000n;
     const nominalIntervalMs = median(positiveStepsMs.filter((stepMs) => stepMs <= MAX_CAPTURE_STEP_MS)) ?? median(positiveStepsMs) ?? DEFAULT_FRAME_INTERVAL_MS;
-    return { streamName: recording.streamName, firstNs, firstSequence, lastSequence, passLengthNs: durationNs + gapNs, nominalIntervalMs };
+    return { streamName: recording.streamName, firstLogTimeNs, firstSequence, lastSequence, passLengthNs: durationNs + gapNs, nominalIntervalMs };
   } finally {
     await recording.close();
   }

@@ -108,6 +108,25 @@ describe('recording thread', () => {
     expect(written).toBe(4);
     expect(status.streams.probe.framesWritten).toBe(4);
   });
+
+  it('repeated unstamped sequences all read back', async () => {
+    // A live device that sends sequences 0 to 4 twice, all with capture timestamp 0 (unknown).
+    const thread = new RecordingThread({ directory: path.join(root, 'thread-repeated'), maxQueuedFrames: 16, logger: silentLogger });
+    for (let index = 0; index < 10; index++) {
+      const frame = { ...makeFrame(index), sequence: index % 5, captureTimestampNs: 0n };
+      expect(thread.write('probe', frame, makeResult(frame))).toBe(true);
+    }
+    const status = await thread.close();
+    expect(status.streams.probe.framesWritten).toBe(10);
+
+    const recording = await openRecording(status.streams.probe.files[0]);
+    const frames = [];
+    for await (const frame of readRecordedFrames(recording)) frames.push(frame);
+    await recording.close();
+    expect(frames.map((frame) => frame.sequence)).toEqual([0, 1, 2, 3, 4, 0, 1, 2, 3, 4]);
+    expect(frames.map((frame) => frame.captureTimestampNs)).toEqual(Array<bigint>(10).fill(0n));
+    for (const [index, frame] of frames.entries()) expect(frame.gray8).toEqual(makeFrame(index).gray8);
+  });
 });
 
 describe('record and replay commands', () => {

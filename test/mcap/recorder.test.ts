@@ -140,6 +140,71 @@ describe('McapRecorder', () => {
     }
   });
 
+  it('repeated sequences without capture time', async () => {
+    // A device that sends sequences 0 to 4 twice, all with capture timestamp 0 (unknown). The
+    // recorder clock returns one fixed time, so every frame gets the same log time unless the
+    // recorder makes the log times unique.
+    const recorder = new McapRecorder({ directory, streamName: 'probe-a', now: () => new Date('2026-01-01T00:00:00Z') });
+    for (let index = 0; index < 10; index++) {
+      const frame = { ...makeFrame(index), sequence: index % 5, captureTimestampNs: 0n };
+      await recorder.append(frame, makeResult(frame));
+    }
+    const [filePath] = (await recorder.close()).files;
+
+    const recording = await openRecording(filePath);
+    const frames = [];
+    for await (const frame of readRecordedFrames(recording)) frames.push(frame);
+
+    expect(frames.map((frame) => frame.sequence)).toEqual([0, 1, 2, 3, 4, 0, 1, 2, 3, 4]);
+    for (const [index, frame] of frames.entries()) {
+      expect(frame.captureTimestampNs).toBe(0n);
+      expect(frame.gray8).toEqual(makeFrame(index).gray8);
+    }
+
+    // Each /result has the log time of its own frame.
+    const frameLogTimes: bigint[] = [];
+    const resultLogTimes: bigint[] = [];
+    for await (const message of recording.messages({ topics: [TOPICS.frame, TOPICS.result] })) {
+      (message.topic === TOPICS.frame ? frameLogTimes : resultLogTimes).push(message.logTimeNs);
+    }
+    await recording.close();
+    expect(new Set(frameLogTimes).size).toBe(10);
+    expect(resultLogTimes).toEqual(frameLogTimes);
+  });
+
+  it('clock set back keeps recording order', async () => {
+    const back = 10_000_000_000n;
+    const recorder = new McapRecorder({ directory, streamName: 'probe-a' });
+    const captureTimes: bigint[] = [];
+    for (let sequence = 0; sequence < 6; sequence++) {
+      const frame = makeFrame(sequence);
+      if (sequence >= 3) frame.captureTimestampNs -= back;
+      captureTimes.push(frame.captureTimestampNs);
+      await recorder.append(frame, makeResult(frame));
+    }
+    const [filePath] = (await recorder.close()).files;
+
+    const recording = await openRecording(filePath);
+    const frames = [];
+    for await (const frame of readRecordedFrames(recording)) frames.push(frame);
+    await recording.close();
+
+    expect(frames.map((frame) => frame.sequence)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(frames.map((frame) => frame.captureTimestampNs)).toEqual(captureTimes);
+  });
+
+  it('log time is the capture time', async () => {
+    const recorder = new McapRecorder({ directory, streamName: 'probe-a' });
+    await recordFrames(recorder, 4);
+    const [filePath] = (await recorder.close()).files;
+
+    const recording = await openRecording(filePath);
+    const logTimes: bigint[] = [];
+    for await (const message of recording.messages({ topics: [TOPICS.frame] })) logTimes.push(message.logTimeNs);
+    await recording.close();
+    expect(logTimes).toEqual([0n, 1n, 2n, 3n].map((i) => START_NS + i * FRAME_INTERVAL_NS));
+  });
+
   it('rolls over at the size limit', async () => {
     const recorder = new McapRecorder({ directory, streamName: 'probe-a', chunkSizeBytes: 8 * 1024, maxFileBytes: 20 * 1024 });
     await recordFrames(recorder, 12);

@@ -192,12 +192,24 @@ describe('replayRecording', () => {
     expect(replaced[0].stepMs).toBeCloseTo(-10_000 + INTERVAL_MS, 3);
   });
 
+  it('backward clock step keeps recording order', async () => {
+    const back = 10_000_000_000n;
+    const timestamps = [0n, 1n, 2n, 3n, 4n, 5n].map((i) => START_NS + i * FRAME_INTERVAL_NS - (i >= 3n ? back : 0n));
+    const file = await recordWithTimestamps('back-finalised', timestamps);
+    const { frames, replaced } = await collectPaced(file);
+
+    expect(frames.map((frame) => frame.sequence)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(frames.map((frame) => frame.captureTimestampNs)).toEqual(timestamps);
+    expect(replaced.map((step) => step.frameIndex)).toEqual([3]);
+  });
+
   it('unstamped frames paced at default interval', async () => {
-    // A device that sends capture timestamp 0 (unknown) is recorded with every frame at log time 0.
+    // A device may send capture timestamp 0 (unknown); the replay keeps it.
     const file = await recordWithTimestamps('unstamped', Array<bigint>(6).fill(0n));
     const { frames, waits, replaced } = await collectPaced(file);
 
     expect(frames.map((frame) => frame.sequence)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(frames.every((frame) => frame.captureTimestampNs === 0n)).toBe(true);
     expect(waits).toHaveLength(5);
     for (const wait of waits) expect(wait).toBeCloseTo(1000 / 30, 3);
     expect(replaced.map((step) => step.frameIndex)).toEqual([1, 2, 3, 4, 5]);
