@@ -15,6 +15,18 @@ export interface StatusFigures {
   modelId: string;
 }
 
+/**
+ * Largest capture-to-paint delay shown as a latency, in ms. A larger or negative value means the
+ * device's clock is not synchronised with the server's, so the figure would measure the clocks,
+ * not the pipeline.
+ */
+export const MAX_PLAUSIBLE_CAPTURE_TO_PAINT_MS = 60_000;
+
+/** True when a capture-to-paint delay can be a real latency rather than a clock difference. */
+export function plausibleCaptureToPaint(ms: number): boolean {
+  return ms >= 0 && ms <= MAX_PLAUSIBLE_CAPTURE_TO_PAINT_MS;
+}
+
 function formatSigned(value: number, digits: number): string {
   return `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(digits)}`;
 }
@@ -24,6 +36,8 @@ export function formatStatusLine(figures: StatusFigures): string {
 
   if (figures.captureToPaintMs === null || figures.clock === null) {
     parts.push('latency capture→paint: waiting for clock offset');
+  } else if (!plausibleCaptureToPaint(figures.captureToPaintMs)) {
+    parts.push(`latency capture→paint: not shown, the device clock differs from the server's by ${formatSigned(figures.captureToPaintMs / 1000, 0)} s (synchronise it, for example by NTP)`);
   } else {
     parts.push(`latency capture→paint ${figures.captureToPaintMs.toFixed(0)} ms`);
   }

@@ -13,7 +13,7 @@ import { RiskGauge } from './riskGauge.js';
 import { RiskTimeline } from './riskTimeline.js';
 import { staleAfterMs } from './staleness.js';
 import { pushSample, type ViewerStats } from './stats.js';
-import { formatStatusLine } from './statusLine.js';
+import { formatStatusLine, plausibleCaptureToPaint } from './statusLine.js';
 import { parseStreamList } from './streamList.js';
 import { ViewerScene } from './viewerScene.js';
 import type { AlarmThresholdsView, CountersView, StreamInfoView, UpdateView, ViewerCodec, ViewerEvent } from './wire.js';
@@ -288,7 +288,8 @@ export class ViewerApp {
     this.#lastCaptureToPaintMs = null;
     if (result && clock && result.captureWallMs > 0) {
       this.#lastCaptureToPaintMs = browserWallMs() + clock.offsetMs - result.captureWallMs;
-      pushSample(stats.captureToPaintMs, this.#lastCaptureToPaintMs);
+      // A clock difference is shown as such on the status line and kept out of the latency samples.
+      if (plausibleCaptureToPaint(this.#lastCaptureToPaintMs)) pushSample(stats.captureToPaintMs, this.#lastCaptureToPaintMs);
     }
 
     this.#paintTimesMs.push(paintedMs);

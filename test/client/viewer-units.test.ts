@@ -219,6 +219,19 @@ describe('status line', () => {
     expect(line).toContain('skipped 2 by server, 1 in browser');
   });
 
+  test('names unsynchronised device clock', () => {
+    const figures = {
+      paintedFps: 30, clock: { offsetMs: 0, roundTripMs: 1, samples: 3 }, counters: null, skippedByServer: 0, replacedInBrowser: 0, sequence: 1, modelId: '',
+    };
+    const ahead = formatStatusLine({ ...figures, captureToPaintMs: -3_600_000 });
+    expect(ahead).toContain('not shown, the device clock differs from the server\'s by −3600 s');
+    expect(ahead).not.toContain('ms ·');
+    const behind = formatStatusLine({ ...figures, captureToPaintMs: 120_000 });
+    expect(behind).toContain('differs from the server\'s by +120 s');
+    const fine = formatStatusLine({ ...figures, captureToPaintMs: 59_000 });
+    expect(fine).toContain('latency capture→paint 59000 ms');
+  });
+
   test('says latency waits for clock', () => {
     const line = formatStatusLine({
       paintedFps: 0, captureToPaintMs: null, clock: null, counters: null, skippedByServer: 0, replacedInBrowser: 0, sequence: -1, modelId: '',
