@@ -79,6 +79,29 @@ export function parsePositiveNumber(text: string, name: string, fix: string): nu
   return value;
 }
 
+/** Parses a decimal number above 0 and at most `max`; exponents, hex and other forms Number() takes are rejected. */
+export function parseBoundedNumber(text: string, name: string, max: number, fix: string): number {
+  if (!/^\d+(\.\d+)?$/.test(text.trim())) {
+    throw new OptionError(`${name} "${text}" is not a decimal number; ${fix}`);
+  }
+  const value = parsePositiveNumber(text, name, fix);
+  if (value > max) {
+    throw new OptionError(`${name} ${text} is above the maximum of ${max}; ${fix}`);
+  }
+  return value;
+}
+
+/** pino's log levels, as --log-level takes them. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Returns `text` when it is a pino log level; otherwise raises an OptionError that lists the levels. */
+export function parseLogLevel(text: string, name: string): string {
+  if (!LOG_LEVELS.includes(text)) {
+    throw new OptionError(`${name} "${text}" is not a log level; pass one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return text;
+}
+
 export function parseList(text: string): string[] {
   return text.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
 }

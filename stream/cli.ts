@@ -18,7 +18,7 @@ import { SEND_ACCESS_OPTIONS, SERVE_ACCESS_OPTIONS, sendAccessOptions, serveAcce
 import { formatSendSummary, sendFolder, type SendFolderOptions } from './device-client.js';
 import { MCAP_SERVE_OPTIONS, mcapSourceFromValues, recordOptionsFromValues, REPLAY_USAGE, replayToServeArgs, runRecordCommand } from './mcap/cli.js';
 import { OptionError } from './errors.js';
-import { formatOptions, origin, parseInteger, parseList, parsePositiveNumber, readOptions, type OptionSpec, type ParsedValues } from './cli-options.js';
+import { formatOptions, origin, parseInteger, parseList, parseLogLevel, parsePositiveNumber, readOptions, type OptionSpec, type ParsedValues } from './cli-options.js';
 import { createLogger } from './log.js';
 import { SERVER_DEFAULTS, type ServerOptions, type SourceOptions } from './options.js';
 import { startServer } from './server.js';
@@ -71,7 +71,6 @@ const SEND_OPTIONS: readonly OptionSpec[] = [
   ...SEND_ACCESS_OPTIONS,
 ];
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const USAGE = `Usage: segwithu-live COMMAND [options]
 
@@ -177,10 +176,7 @@ export function serveOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): Se
   options.clientDir = stringValue(values, 'client-dir');
 
   const logLevel = stringValue(values, 'log-level');
-  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) {
-    throw new OptionError(`${name('log-level')} "${logLevel}" is not a log level; pass one of ${LOG_LEVELS.join(', ')}`);
-  }
-  options.logLevel = logLevel;
+  options.logLevel = logLevel === undefined ? undefined : parseLogLevel(logLevel, name('log-level'));
 
   const sourceText = stringValue(values, 'source') ?? 'synthetic';
   const source = parseSource(sourceText, name('source'));

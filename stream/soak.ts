@@ -20,7 +20,7 @@ import { WebSocket } from 'ws';
 
 import type { Pipeline } from '../pipeline/index.js';
 import { DROP_REASONS } from '../pipeline/types.js';
-import { formatOptions, parseInteger, parsePositiveNumber, readOptions, type OptionSpec } from './cli-options.js';
+import { formatOptions, parseBoundedNumber, parseInteger, parseLogLevel, readOptions, type OptionSpec } from './cli-options.js';
 import { DeviceConnection } from './device-client.js';
 import { OptionError } from './errors.js';
 import { createLogger } from './log.js';
@@ -263,7 +263,7 @@ async function* folderFrames(dir: string): AsyncGenerator<{ width: number; heigh
   }
 }
 
-/** Returns the mean resident memory of the samples taken in [fromS, toS) of main-phase time, or undefined when there are none. */
+/** Returns the mean resident memory of the samples taken from fromS (inclusive) to toS (exclusive) of main-phase time, or undefined when there are none. */
 function meanRss(samples: { atS: number; rssBytes: number }[], fromS: number, toS: number): number | undefined {
   const inWindow = samples.filter((sample) => sample.atS >= fromS && sample.atS < toS);
   return inWindow.length === 0 ? undefined : inWindow.reduce((sum, sample) => sum + sample.rssBytes, 0) / inWindow.length;
@@ -536,8 +536,6 @@ export function formatSoakReport(report: SoakReport): string {
   return `\n${context}\n\n${formatVerdicts(report.verdicts)}\n`;
 }
 
-const SOAK_LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 const SOAK_OPTIONS: readonly OptionSpec[] = [
   { flag: 'minutes', valueName: 'MIN', help: 'Length of the main phase, with both viewers, in minutes.', defaultText: '10' },
   { flag: 'fps', valueName: 'RATE', help: 'Frames per second the device sends.', defaultText: '30' },
@@ -575,22 +573,9 @@ export async function runSoakCommand(argv: string[], output: { out: (text: strin
   // Decimal numbers only, each up to a stated maximum: a week of soak, an hour for a phase.
   const number = (flag: string, fallback: number, max: number, fix: string): number => {
     const text = values[flag];
-    if (typeof text !== 'string') {
-      return fallback;
-    }
-    if (!/^\d+(\.\d+)?$/.test(text.trim())) {
-      throw new OptionError(`--${flag} "${text}" is not a decimal number; ${fix}`);
-    }
-    const value = parsePositiveNumber(text, `--${flag}`, fix);
-    if (value > max) {
-      throw new OptionError(`--${flag} ${text} is above the maximum of ${max}; ${fix}`);
-    }
-    return value;
+    return typeof text === 'string' ? parseBoundedNumber(text, `--${flag}`, max, fix) : fallback;
   };
-  const logLevel = typeof values['log-level'] === 'string' ? values['log-level'] : undefined;
-  if (logLevel !== undefined && !SOAK_LOG_LEVELS.includes(logLevel)) {
-    throw new OptionError(`--log-level "${logLevel}" is not a log level; pass one of ${SOAK_LOG_LEVELS.join(', ')}`);
-  }
+  const logLevel = typeof values['log-level'] === 'string' ? parseLogLevel(values['log-level'], '--log-level') : undefined;
 
   const abort = new AbortController();
   const stop = (): void => abort.abort(new Error('interrupted'));

@@ -357,9 +357,6 @@ export class ViewerHub {
   }
 
   #disconnectForRejections(viewer: Viewer): void {
-    if (viewer.rejections !== MAX_REJECTIONS + 1) {
-      return;
-    }
     this.#options.telemetry.countViewerRejection('ERR_TOO_MANY_INVALID_REQUESTS');
     const message = `more than ${MAX_REJECTIONS} requests rejected within ${REJECTION_WINDOW_MS / 1000} s; fix the requests the earlier error reports name, then reconnect`;
     this.#options.logger.warn({ viewerId: viewer.id, streamId: viewer.streamId, remoteAddress: viewer.remoteAddress }, `viewer disconnected: ${message}`);
