@@ -35,7 +35,7 @@ export interface ConnectionOptions {
   token?: string;
   /**
    * Updates the server may send before this viewer acknowledges them with ack(), so a viewer
-   * that stops painting (a hidden tab, a starved CPU) holds at most this many. 0 asks for no
+   * that stops painting (a hidden tab, a starved CPU) has at most this many waiting. 0 asks for no
    * acknowledgements. Default 2.
    */
   maxUnackedUpdates?: number;

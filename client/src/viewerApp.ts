@@ -3,7 +3,7 @@
 // updates the gauge, timeline, banners and figures. Nothing is queued, so after a slow paint
 // the loop shows the newest frame instead of falling further behind. After a paint the loop
 // acknowledges the update, and the server sends at most two updates ahead of the
-// acknowledgements, so a hidden or starved tab holds no backlog of old frames.
+// acknowledgements, so a hidden or starved tab never builds a backlog of old frames.
 import { authorizationHeaders, pageAccessToken } from './accessToken.js';
 import { browserWallMs, formatClockTime } from './clock.js';
 import { ViewerConnection, type ConnectionStatus } from './connection.js';
